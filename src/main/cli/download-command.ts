@@ -1,0 +1,139 @@
+import path from 'node:path';
+import { EngineError, Session, type Torrent } from '../engine';
+import { flag, parseArgs, UsageError, value, values } from './args';
+import { progressReporter, type ProgressReporter } from './progress';
+import { readTorrentBytes } from './read-torrent-file';
+
+export const DOWNLOAD_USAGE =
+  'tessera download <file.torrent> --out <dir> [--json] [--peer ip:port]... [--port N] [--no-trackers] [--timeout seconds]';
+
+/**
+ * `tessera download`: fetches one torrent into <out>/<name>, verifying every piece, and exits 0
+ * when every file is complete — or 1 with a one-line reason when it cannot go on.
+ */
+export async function runDownload(argv: readonly string[]): Promise<number> {
+  const args = parseArgs(argv, {
+    booleans: ['json', 'no-trackers'],
+    values: ['out', 'peer', 'port', 'timeout', 'max-peers'],
+  });
+  if (args.positional.length !== 1) throw new UsageError(`usage: ${DOWNLOAD_USAGE}`);
+  const out = value(args, 'out');
+  if (!out) throw new UsageError(`--out <dir> is required\nusage: ${DOWNLOAD_USAGE}`);
+  const peers = values(args, 'peer').map(parsePeerAddress);
+  const port = optionalInt(args, 'port', 0, 65535);
+  const timeoutSec = optionalInt(args, 'timeout', 1, 7 * 24 * 3600);
+  const maxPeers = optionalInt(args, 'max-peers', 1, 1000);
+  const noTrackers = flag(args, 'no-trackers');
+
+  const bytes = await readTorrentBytes(args.positional[0]!);
+  const session = await Session.create({
+    downloadDir: path.resolve(out),
+    listenPort: port ?? 0,
+    noTrackers,
+    maxPeersPerTorrent: maxPeers,
+  });
+  const mode = flag(args, 'json') ? 'json' : process.stderr.isTTY ? 'tty' : 'plain';
+  const reporter = progressReporter(mode, mode === 'json' ? process.stdout : process.stderr);
+  try {
+    const torrent = await session.addTorrent(bytes);
+    if (peers.length > 0) torrent.addPeers(peers, 'manual');
+    if (noTrackers && peers.length === 0)
+      throw new EngineError('no-peers', 'no trackers to ask (--no-trackers) and no --peer given');
+    return await waitForCompletion(torrent, reporter, {
+      haveManualPeers: peers.length > 0,
+      timeoutSec,
+      mode,
+    });
+  } finally {
+    await session.close();
+  }
+}
+
+async function waitForCompletion(
+  torrent: Torrent,
+  reporter: ProgressReporter,
+  o: { haveManualPeers: boolean; timeoutSec: number | undefined; mode: 'tty' | 'plain' | 'json' },
+): Promise<number> {
+  const started = Date.now();
+  return new Promise<number>((resolve, reject) => {
+    const finish = (result: { code: number } | { error: Error }) => {
+      clearInterval(timer);
+      process.off('SIGINT', onSigint);
+      process.off('SIGTERM', onSigint);
+      torrent.off('done', onDone);
+      torrent.off('error', onError);
+      if ('error' in result) reject(result.error);
+      else resolve(result.code);
+    };
+    const onDone = () => {
+      reporter.finish(torrent.summary(), Date.now() - started);
+      finish({ code: 0 });
+    };
+    const onError = (err: Error) => finish({ error: err });
+    const onSigint = () => {
+      process.stderr.write('\ninterrupted: verified pieces are kept on disk\n');
+      finish({ code: 130 });
+    };
+    const tick = () => {
+      reporter.update(torrent.summary());
+      const trackerProblem = !o.haveManualPeers ? unreachableTrackers(torrent) : null;
+      if (trackerProblem) finish({ error: new EngineError('tracker-unreachable', trackerProblem) });
+      else if (o.timeoutSec !== undefined && Date.now() - started > o.timeoutSec * 1000) {
+        const s = torrent.summary();
+        finish({
+          error: new EngineError(
+            'timeout',
+            `gave up after ${o.timeoutSec} s at ${(s.progress * 100).toFixed(1)} % with ${s.peersConnected} peers connected`,
+          ),
+        });
+      }
+    };
+    const timer = setInterval(tick, o.mode === 'tty' ? 250 : 1000);
+    torrent.on('done', onDone);
+    torrent.on('error', onError);
+    process.on('SIGINT', onSigint);
+    process.on('SIGTERM', onSigint);
+    if (torrent.isComplete) onDone();
+  });
+}
+
+/**
+ * The download cannot start when every tracker has failed and no peer is known at all;
+ * say which tracker failed and why instead of waiting for ever.
+ */
+function unreachableTrackers(torrent: Torrent): string | null {
+  const summary = torrent.summary();
+  if (summary.peersKnown > 0 || summary.peersConnected > 0) return null;
+  const rows = torrent.trackerRows();
+  if (rows.length === 0)
+    return 'the torrent names no tracker (HTTP) and no peer was given (--peer ip:port)';
+  if (!rows.every((r) => r.status === 'error' || r.status === 'disabled')) return null;
+  const first = rows.find((r) => r.lastError) ?? rows[0]!;
+  const more =
+    rows.length > 1
+      ? ` (and ${rows.length - 1} more tracker${rows.length > 2 ? 's' : ''} failed)`
+      : '';
+  return `could not get peers from ${first.url}: ${first.lastError ?? first.status}${more}`;
+}
+
+function parsePeerAddress(text: string): { ip: string; port: number } {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(text);
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port < 1 || port > 65535)
+    throw new UsageError(`--peer ${text}: expected ip:port (or [ipv6]:port)`);
+  return { ip: (m[1] ?? m[2])!, port };
+}
+
+function optionalInt(
+  args: ReturnType<typeof parseArgs>,
+  name: string,
+  min: number,
+  max: number,
+): number | undefined {
+  const text = value(args, name);
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < min || n > max)
+    throw new UsageError(`--${name} must be a whole number from ${min} to ${max}`);
+  return n;
+}

@@ -1,0 +1,337 @@
+import { EventEmitter } from 'node:events';
+import { mkdir, readFile, rename, rm, writeFile, open as openFile } from 'node:fs/promises';
+import net from 'node:net';
+import path from 'node:path';
+import { EngineError } from './errors';
+import { parseMetainfo } from './metainfo/metainfo';
+import { generatePeerId } from './peer/peer-id';
+import { HashPool } from './storage/hash-pool';
+import { Torrent } from './torrent/torrent';
+
+export interface SessionOptions {
+  /** Default folder for new torrents. */
+  downloadDir: string;
+  /** 0 or undefined: any free port. */
+  listenPort?: number;
+  listenHost?: string;
+  maxPeersPerTorrent?: number;
+  /** Where the list of torrents is kept so that a restart restores them; none when absent. */
+  stateDir?: string;
+  /** Do not announce to trackers (tests that give peers by hand). */
+  noTrackers?: boolean;
+}
+
+export interface AddTorrentOptions {
+  downloadDir?: string;
+  paused?: boolean;
+}
+
+export interface SessionEvents {
+  'torrent-added': [torrent: Torrent];
+  'torrent-removed': [id: string];
+}
+
+/** What the state folder remembers of each torrent. */
+interface SavedTorrent {
+  id: string;
+  downloadDir: string;
+  paused: boolean;
+  addedAt: number;
+}
+
+/** The pstrlen byte, the protocol string, the reserved bytes and the info-hash. */
+const HANDSHAKE_PREFIX = 1 + 19 + 8 + 20;
+const INCOMING_HANDSHAKE_TIMEOUT_MS = 10_000;
+const PROTOCOL = Buffer.from('\x13BitTorrent protocol', 'latin1');
+
+/**
+ * All torrents of one running Tessera, the port peers reach them on, the shared hashing
+ * workers, and the list of torrents that survives a restart.
+ */
+export class Session extends EventEmitter<SessionEvents> {
+  readonly peerId = generatePeerId();
+  private readonly byId = new Map<string, Torrent>();
+  private readonly hashPool = new HashPool();
+  private server: net.Server | null = null;
+  private portValue = 0;
+  private saveChain: Promise<void> = Promise.resolve();
+  private closed = false;
+
+  private constructor(private readonly opts: SessionOptions) {
+    super();
+  }
+
+  /** Listens for peers and restores the torrents saved in `stateDir`. */
+  static async create(opts: SessionOptions): Promise<Session> {
+    const session = new Session(opts);
+    await session.listen();
+    if (opts.stateDir) await session.restore(opts.stateDir);
+    return session;
+  }
+
+  get port(): number {
+    return this.portValue;
+  }
+
+  get downloadDir(): string {
+    return this.opts.downloadDir;
+  }
+
+  /** Adds a torrent from the bytes of a .torrent file; starts it unless `paused`. */
+  async addTorrent(torrentBytes: Uint8Array, opts: AddTorrentOptions = {}): Promise<Torrent> {
+    if (this.closed) throw new EngineError('session-closed', 'the session is shutting down');
+    const metainfo = parseMetainfo(torrentBytes);
+    if (this.byId.has(metainfo.infoHashHex)) {
+      throw new EngineError('duplicate-torrent', `"${metainfo.name}" is already in the list`);
+    }
+    const downloadDir = path.resolve(opts.downloadDir ?? this.opts.downloadDir);
+    await assertWritableDir(downloadDir);
+    const torrent = this.createTorrent(metainfo, downloadDir, Date.now());
+    if (this.opts.stateDir)
+      await this.saveTorrentFile(this.opts.stateDir, metainfo.infoHashHex, torrentBytes);
+    this.emit('torrent-added', torrent);
+    if (!opts.paused) void torrent.start();
+    this.scheduleSave();
+    return torrent;
+  }
+
+  getTorrent(id: string): Torrent | undefined {
+    return this.byId.get(id.toLowerCase());
+  }
+
+  torrents(): Torrent[] {
+    return [...this.byId.values()];
+  }
+
+  async removeTorrent(id: string, opts: { deleteData: boolean }): Promise<void> {
+    const torrent = this.getTorrent(id);
+    if (!torrent) throw new EngineError('unknown-torrent', `no torrent with id ${id}`);
+    this.byId.delete(torrent.id);
+    await torrent.destroy(opts);
+    if (this.opts.stateDir)
+      await rm(this.torrentFilePath(this.opts.stateDir, torrent.id), { force: true });
+    this.emit('torrent-removed', torrent.id);
+    this.scheduleSave();
+  }
+
+  /** Pauses are remembered: a torrent paused now is restored paused. */
+  async pauseTorrent(id: string): Promise<void> {
+    await this.requireTorrent(id).pause();
+    this.scheduleSave();
+  }
+
+  async resumeTorrent(id: string): Promise<void> {
+    await this.requireTorrent(id).resume();
+    this.scheduleSave();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.scheduleSave();
+    await this.saveChain;
+    await new Promise<void>((resolve) =>
+      this.server ? this.server.close(() => resolve()) : resolve(),
+    );
+    await Promise.allSettled(this.torrents().map((t) => t.destroy({ deleteData: false })));
+    await this.hashPool.destroy();
+  }
+
+  private requireTorrent(id: string): Torrent {
+    const torrent = this.getTorrent(id);
+    if (!torrent) throw new EngineError('unknown-torrent', `no torrent with id ${id}`);
+    return torrent;
+  }
+
+  private createTorrent(
+    metainfo: ReturnType<typeof parseMetainfo>,
+    downloadDir: string,
+    addedAt: number,
+  ): Torrent {
+    const torrent = new Torrent({
+      metainfo,
+      downloadDir,
+      peerId: this.peerId,
+      listenPort: () => this.portValue,
+      hashPool: this.hashPool,
+      maxPeers: this.opts.maxPeersPerTorrent ?? 50,
+      noTrackers: this.opts.noTrackers,
+      addedAt,
+    });
+    // A torrent's failure is shown on that torrent; it must never take the session down.
+    torrent.on('error', () => this.scheduleSave());
+    torrent.on('state', () => this.scheduleSave());
+    this.byId.set(torrent.id, torrent);
+    return torrent;
+  }
+
+  private async listen(): Promise<void> {
+    const server = net.createServer((socket) => this.onIncoming(socket));
+    server.on('error', () => {
+      // Errors after listening (rare: e.g. EMFILE on accept) must not crash the process.
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.opts.listenPort ?? 0, this.opts.listenHost ?? '0.0.0.0', () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    const address = server.address();
+    this.portValue = typeof address === 'object' && address ? address.port : 0;
+    this.server = server;
+  }
+
+  /** Reads just enough of the handshake to find the torrent, then hands the socket over. */
+  private onIncoming(socket: net.Socket): void {
+    const chunks: Buffer[] = [];
+    let length = 0;
+    socket.setNoDelay(true);
+    const timer = setTimeout(() => socket.destroy(), INCOMING_HANDSHAKE_TIMEOUT_MS);
+    timer.unref();
+    const onError = () => {
+      clearTimeout(timer);
+      socket.destroy();
+    };
+    socket.on('error', onError);
+    const onData = (chunk: Buffer) => {
+      chunks.push(chunk);
+      length += chunk.length;
+      if (length < HANDSHAKE_PREFIX) return;
+      socket.off('data', onData);
+      socket.pause();
+      clearTimeout(timer);
+      const head = Buffer.concat(chunks, length);
+      if (!head.subarray(0, 20).equals(PROTOCOL)) {
+        socket.destroy();
+        return;
+      }
+      const infoHash = head.subarray(28, 48).toString('hex');
+      const torrent = this.byId.get(infoHash);
+      if (!torrent || !socket.remoteAddress || !socket.remotePort) {
+        socket.destroy();
+        return;
+      }
+      socket.off('error', onError);
+      socket.unshift(head);
+      const ip = socket.remoteAddress.startsWith('::ffff:')
+        ? socket.remoteAddress.slice(7)
+        : socket.remoteAddress;
+      torrent.acceptIncoming(socket, { ip, port: socket.remotePort });
+    };
+    socket.on('data', onData);
+  }
+
+  private torrentFilePath(stateDir: string, id: string): string {
+    return path.join(stateDir, 'torrents', `${id}.torrent`);
+  }
+
+  private async saveTorrentFile(stateDir: string, id: string, bytes: Uint8Array): Promise<void> {
+    await writeFileAtomic(this.torrentFilePath(stateDir, id), bytes);
+  }
+
+  /** Saves are serialised and coalesced: the latest state always wins, never a torn file. */
+  private scheduleSave(): void {
+    const stateDir = this.opts.stateDir;
+    if (!stateDir) return;
+    this.saveChain = this.saveChain
+      .then(() => {
+        const saved: SavedTorrent[] = this.torrents().map((t) => ({
+          id: t.id,
+          downloadDir: t.downloadDir,
+          paused: t.state === 'paused',
+          addedAt: t.addedAt,
+        }));
+        return writeFileAtomic(
+          path.join(stateDir, 'session.json'),
+          JSON.stringify({ version: 1, torrents: saved }, null, 2),
+        );
+      })
+      .catch(() => {
+        // A failed save is retried with the next change; the previous file stays intact.
+      });
+  }
+
+  private async restore(stateDir: string): Promise<void> {
+    let saved: SavedTorrent[] = [];
+    try {
+      const json: unknown = JSON.parse(await readFile(path.join(stateDir, 'session.json'), 'utf8'));
+      saved = parseSavedSession(json);
+    } catch {
+      return; // First start, or a damaged file: start empty rather than refuse to start.
+    }
+    for (const entry of saved) {
+      try {
+        const bytes = await readFile(this.torrentFilePath(stateDir, entry.id));
+        const metainfo = parseMetainfo(bytes);
+        if (metainfo.infoHashHex !== entry.id || this.byId.has(entry.id)) continue;
+        const torrent = this.createTorrent(metainfo, entry.downloadDir, entry.addedAt);
+        this.emit('torrent-added', torrent);
+        if (!entry.paused) void torrent.start();
+      } catch {
+        // One unreadable torrent must not keep the others from coming back.
+      }
+    }
+  }
+}
+
+function parseSavedSession(json: unknown): SavedTorrent[] {
+  if (
+    typeof json !== 'object' ||
+    json === null ||
+    !('torrents' in json) ||
+    !Array.isArray(json.torrents)
+  )
+    return [];
+  const out: SavedTorrent[] = [];
+  for (const t of json.torrents as unknown[]) {
+    if (typeof t !== 'object' || t === null) continue;
+    const r = t as Record<string, unknown>;
+    if (typeof r.id !== 'string' || !/^[0-9a-f]{40}$/.test(r.id)) continue;
+    if (typeof r.downloadDir !== 'string' || !path.isAbsolute(r.downloadDir)) continue;
+    out.push({
+      id: r.id,
+      downloadDir: r.downloadDir,
+      paused: r.paused === true,
+      addedAt: typeof r.addedAt === 'number' ? r.addedAt : Date.now(),
+    });
+  }
+  return out;
+}
+
+/** Write to a temporary file, flush it, then rename over the target: never a torn file. */
+export async function writeFileAtomic(target: string, data: Uint8Array | string): Promise<void> {
+  await mkdir(path.dirname(target), { recursive: true });
+  const tmp = `${target}.${process.pid}.${Date.now()}.tmp`;
+  await writeFile(tmp, data);
+  const handle = await openFile(tmp, 'r+');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  await rename(tmp, target);
+}
+
+/** Fails early, with a message a person can act on, when the folder cannot be written. */
+export async function assertWritableDir(dir: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true });
+    const probe = path.join(dir, `.tessera-write-test-${process.pid}`);
+    await writeFile(probe, '');
+    await rm(probe, { force: true });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why =
+      code === 'EACCES' || code === 'EPERM'
+        ? 'permission denied'
+        : code === 'EROFS'
+          ? 'read-only file system'
+          : code === 'ENOSPC'
+            ? 'disk full'
+            : code === 'ENOTDIR'
+              ? 'a file is in the way'
+              : ((err as Error).message ?? 'unknown error');
+    throw new EngineError('unwritable-folder', `cannot write to ${dir}: ${why}`);
+  }
+}

@@ -1,0 +1,146 @@
+import { describe, expect, it } from 'vitest';
+import { BLOCK_SIZE, BlockScheduler, type SchedulerPeer } from './block-scheduler';
+
+/** A bitfield with the given pieces set. */
+function bits(pieceCount: number, pieces: number[]): Uint8Array {
+  const b = new Uint8Array(Math.ceil(pieceCount / 8));
+  for (const i of pieces) b[i >> 3]! |= 0x80 >> (i & 7);
+  return b;
+}
+
+function peer(key: string, has: Uint8Array, maxOutstanding = 100): SchedulerPeer {
+  return { key, has, maxOutstanding };
+}
+
+function setup(
+  pieceCount = 3,
+  pieceLength = 2 * BLOCK_SIZE,
+  totalLength = pieceCount * pieceLength,
+) {
+  const s = new BlockScheduler({ pieceCount, pieceLength, totalLength, random: () => 0 });
+  return s;
+}
+
+describe('BlockScheduler', () => {
+  it('asks a peer only for blocks of pieces it has, 16 KiB each, last piece short', () => {
+    const s = setup(3, 2 * BLOCK_SIZE, 2 * BLOCK_SIZE * 2 + 1000);
+    const all = bits(3, [0, 1, 2]);
+    s.addPeer(peer('a', bits(3, [2])));
+    s.availability.set([1, 1, 1]);
+    const reqs = s.fill('a', 0);
+    expect(reqs).toEqual([{ index: 2, begin: 0, length: 1000 }]);
+    s.addPeer(peer('b', all));
+    const more = s.fill('b', 0);
+    expect(more.every((r) => r.length === BLOCK_SIZE && r.index !== 2)).toBe(true);
+    expect(more).toHaveLength(4);
+  });
+
+  it('prefers the rarest piece once a few pieces are done', () => {
+    const s = setup(3);
+    for (const i of [0, 1, 2]) s.availability[i] = [3, 1, 2][i]!;
+    // Four pieces done would leave random-first mode; with 3 pieces, mark none and rely on rarity
+    // by disabling random-first through a big torrent instead.
+    const big = new BlockScheduler({
+      pieceCount: 10,
+      pieceLength: BLOCK_SIZE,
+      totalLength: 10 * BLOCK_SIZE,
+      random: () => 0,
+    });
+    for (const i of [0, 1, 2, 3]) big.setHave(i);
+    big.availability.set([9, 9, 9, 9, 5, 2, 7, 7, 7, 7]);
+    big.addPeer(peer('a', bits(10, [4, 5, 6, 7, 8, 9]), 1));
+    expect(big.fill('a', 0)).toEqual([{ index: 5, begin: 0, length: BLOCK_SIZE }]);
+  });
+
+  it('assembles a piece from several peers and reports who contributed', () => {
+    const s = setup(1, 2 * BLOCK_SIZE);
+    s.availability[0] = 2;
+    s.addPeer(peer('a', bits(1, [0]), 1));
+    s.addPeer(peer('b', bits(1, [0]), 1));
+    const [ra] = s.fill('a', 0);
+    const [rb] = s.fill('b', 0);
+    expect(ra!.begin).not.toBe(rb!.begin);
+    const first = s.onBlock('a', 0, ra!.begin, new Uint8Array(BLOCK_SIZE).fill(1));
+    expect(first).toMatchObject({ accepted: true, completed: null });
+    const second = s.onBlock('b', 0, rb!.begin, new Uint8Array(BLOCK_SIZE).fill(2));
+    expect(second.completed?.index).toBe(0);
+    expect([...second.completed!.contributors].sort()).toEqual(['a', 'b']);
+    expect(second.completed!.data[0]).toBe(ra!.begin === 0 ? 1 : 2);
+    expect(s.pieceState(0)).toBe('in-flight');
+    s.onPieceVerified(0);
+    expect(s.pieceState(0)).toBe('have');
+    expect(s.isComplete).toBe(true);
+  });
+
+  it('drops blocks never requested and blocks of the wrong size', () => {
+    const s = setup(2);
+    s.availability.set([1, 1]);
+    s.addPeer(peer('a', bits(2, [0, 1]), 1));
+    const [r] = s.fill('a', 0);
+    expect(s.onBlock('a', r!.index === 0 ? 1 : 0, 0, new Uint8Array(BLOCK_SIZE)).accepted).toBe(
+      false,
+    );
+    expect(s.onBlock('a', r!.index, r!.begin, new Uint8Array(10)).accepted).toBe(false);
+    expect(s.onBlock('a', r!.index, r!.begin + 1, new Uint8Array(BLOCK_SIZE)).accepted).toBe(false);
+    expect(s.onBlock('a', r!.index, r!.begin, new Uint8Array(BLOCK_SIZE)).accepted).toBe(true);
+    // The same block twice is wasted the second time.
+    expect(s.onBlock('a', r!.index, r!.begin, new Uint8Array(BLOCK_SIZE)).accepted).toBe(false);
+  });
+
+  it('gives a choking peer’s requests to another peer', () => {
+    const s = setup(1, 2 * BLOCK_SIZE);
+    s.availability[0] = 2;
+    s.addPeer(peer('a', bits(1, [0]), 10));
+    s.addPeer(peer('b', bits(1, [0]), 10));
+    expect(s.fill('a', 0)).toHaveLength(2);
+    // Not endgame-eligible yet for b: everything is requested from a, so b gets duplicates only in endgame.
+    expect(s.releasePeerRequests('a')).toBe(2);
+    const reqs = s.fill('b', 0);
+    expect(reqs.map((r) => r.begin).sort((x, y) => x - y)).toEqual([0, BLOCK_SIZE]);
+  });
+
+  it('in endgame asks a second peer for outstanding blocks and cancels the loser', () => {
+    const s = setup(1, 2 * BLOCK_SIZE);
+    s.availability[0] = 2;
+    s.addPeer(peer('a', bits(1, [0]), 10));
+    s.addPeer(peer('b', bits(1, [0]), 10));
+    const ra = s.fill('a', 0);
+    expect(s.inEndgame()).toBe(true);
+    const rb = s.fill('b', 0);
+    expect(rb).toHaveLength(2);
+    const result = s.onBlock('b', 0, 0, new Uint8Array(BLOCK_SIZE));
+    expect(result.cancels).toEqual([
+      { peerKey: 'a', request: { index: 0, begin: 0, length: BLOCK_SIZE } },
+    ]);
+    expect(s.outstandingCount('a')).toBe(ra.length - 1);
+    // A third peer never gets a block already asked twice.
+    s.addPeer(peer('c', bits(1, [0]), 10));
+    expect(s.fill('c', 0)).toEqual([]);
+  });
+
+  it('a failed piece is fetched again', () => {
+    const s = setup(1, BLOCK_SIZE);
+    s.availability[0] = 1;
+    s.addPeer(peer('a', bits(1, [0]), 10));
+    const [r] = s.fill('a', 0);
+    const done = s.onBlock('a', 0, r!.begin, new Uint8Array(BLOCK_SIZE)).completed;
+    expect(done).not.toBeNull();
+    s.onPieceFailed(0);
+    expect(s.pieceState(0)).toBe('missing');
+    expect(s.fill('a', 0)).toEqual([{ index: 0, begin: 0, length: BLOCK_SIZE }]);
+  });
+
+  it('keeps piece buffers within the memory budget', () => {
+    const pieceLength = 4 * BLOCK_SIZE;
+    const s = new BlockScheduler({
+      pieceCount: 100,
+      pieceLength,
+      totalLength: 100 * pieceLength,
+      memoryBudgetBytes: 3 * pieceLength,
+    });
+    s.availability.fill(1);
+    s.addPeer(peer('a', bits(100, [...Array(100).keys()]), 1000));
+    const reqs = s.fill('a', 0);
+    expect(new Set(reqs.map((r) => r.index)).size).toBe(3);
+  });
+});

@@ -1,0 +1,403 @@
+import { hasBit } from '../picker/bitfield';
+import { pickPieces } from '../picker/piece-picker';
+
+/** Requests are for 16 KiB blocks: what every client serves and the most many will accept. */
+export const BLOCK_SIZE = 16 * 1024;
+
+/** A request for one block, as it goes on the wire. */
+export interface BlockRequest {
+  index: number;
+  begin: number;
+  length: number;
+}
+
+/** What the scheduler needs to know of a peer, owned by the torrent. */
+export interface SchedulerPeer {
+  readonly key: string;
+  /** The peer's bitfield (MSB first), kept current by the torrent. */
+  readonly has: Uint8Array;
+  /** How many requests may be outstanding to this peer right now. */
+  maxOutstanding: number;
+}
+
+/** A piece whose blocks have all arrived, ready for hashing. */
+export interface CompletedPiece {
+  index: number;
+  data: Buffer;
+  /** Keys of the peers that delivered its blocks, for blame when the hash fails. */
+  contributors: Set<string>;
+}
+
+export interface BlockResult {
+  /** false when the block was not asked for or is not needed any more; its bytes are wasted. */
+  accepted: boolean;
+  /** Other peers that were asked for the same block (endgame): send them a cancel. */
+  cancels: { peerKey: string; request: BlockRequest }[];
+  completed: CompletedPiece | null;
+}
+
+export interface SchedulerOptions {
+  pieceCount: number;
+  pieceLength: number;
+  totalLength: number;
+  /** Bytes of piece buffers in memory at once (in flight + waiting for hash and write). */
+  memoryBudgetBytes?: number;
+  random?: () => number;
+}
+
+const enum BlockState {
+  Open = 0,
+  Requested = 1,
+  Received = 2,
+}
+
+/** Endgame asks at most this many peers for the same block. */
+const MAX_REQUESTS_PER_BLOCK = 2;
+
+class ActivePiece {
+  readonly blockCount: number;
+  readonly state: Uint8Array;
+  /** Peers a block is outstanding at (usually one; more in endgame). */
+  readonly owners: (string[] | undefined)[];
+  readonly contributors = new Set<string>();
+  data: Buffer | null = null;
+  received = 0;
+  /** No open block before this index: saves rescanning the head of big pieces. */
+  firstOpenHint = 0;
+
+  constructor(
+    readonly index: number,
+    readonly length: number,
+  ) {
+    this.blockCount = Math.ceil(length / BLOCK_SIZE);
+    this.state = new Uint8Array(this.blockCount);
+    this.owners = new Array(this.blockCount);
+  }
+
+  blockLength(block: number): number {
+    return Math.min(BLOCK_SIZE, this.length - block * BLOCK_SIZE);
+  }
+}
+
+interface PeerRequests {
+  peer: SchedulerPeer;
+  /** Outstanding requests keyed by `index * 32768 + block` (a piece has at most 32768 blocks). */
+  outstanding: Map<number, number>;
+}
+
+const BLOCKS_PER_PIECE_MAX = 32768;
+
+/**
+ * Decides which blocks to ask of which peer, and gathers the blocks into pieces.
+ *
+ * Pure bookkeeping with no sockets or timers, so every rule — rarest first, finish what is
+ * started, endgame duplicates with cancels, re-asking for blocks a peer failed to deliver —
+ * is tested with plain arrays. The torrent drives it from peer events.
+ */
+export class BlockScheduler {
+  private readonly active = new Map<number, ActivePiece>();
+  private readonly peers = new Map<string, PeerRequests>();
+  /** Pieces whose data is out for hashing and writing; they count against the memory budget. */
+  private pendingBytes = 0;
+  private readonly pending = new Set<number>();
+  private readonly memoryBudgetBytes: number;
+  private readonly random: () => number;
+  /** Our verified pieces (MSB-first bitfield). */
+  readonly have: Uint8Array;
+  haveCount = 0;
+  /** How many connected peers have each piece. */
+  readonly availability: Uint32Array;
+
+  constructor(private readonly opts: SchedulerOptions) {
+    this.have = new Uint8Array(Math.ceil(opts.pieceCount / 8));
+    this.availability = new Uint32Array(opts.pieceCount);
+    this.memoryBudgetBytes = opts.memoryBudgetBytes ?? 96 * 1024 * 1024;
+    this.random = opts.random ?? Math.random;
+  }
+
+  pieceSize(index: number): number {
+    const { pieceLength, totalLength } = this.opts;
+    return Math.min(pieceLength, totalLength - index * pieceLength);
+  }
+
+  /** Marks pieces verified earlier (resume, checking) as had. */
+  setHave(index: number): void {
+    if (hasBit(this.have, index)) return;
+    this.have[index >> 3]! |= 0x80 >> (index & 7);
+    this.haveCount++;
+  }
+
+  get isComplete(): boolean {
+    return this.haveCount === this.opts.pieceCount;
+  }
+
+  /** State of one piece for the piece map. */
+  pieceState(index: number): 'have' | 'in-flight' | 'missing' {
+    if (hasBit(this.have, index)) return 'have';
+    if (this.active.has(index) || this.pending.has(index)) return 'in-flight';
+    return 'missing';
+  }
+
+  activePieceIndexes(): IterableIterator<number> {
+    return this.active.keys();
+  }
+
+  pendingPieceIndexes(): IterableIterator<number> {
+    return this.pending.values();
+  }
+
+  addPeer(peer: SchedulerPeer): void {
+    this.peers.set(peer.key, { peer, outstanding: new Map() });
+  }
+
+  outstandingCount(peerKey: string): number {
+    return this.peers.get(peerKey)?.outstanding.size ?? 0;
+  }
+
+  /** Oldest outstanding request's send time for the peer, for timeouts; null if none. */
+  oldestRequestAt(peerKey: string): number | null {
+    const entry = this.peers.get(peerKey);
+    if (!entry || entry.outstanding.size === 0) return null;
+    // Maps iterate in insertion order: the first entry is the oldest.
+    return entry.outstanding.values().next().value ?? null;
+  }
+
+  /** Whether the peer has anything we still need. */
+  isInteresting(peerHas: Uint8Array): boolean {
+    const bytes = this.have.length;
+    for (let i = 0; i < bytes; i++) {
+      if ((peerHas[i] ?? 0) & ~this.have[i]!) return true;
+    }
+    return false;
+  }
+
+  /**
+   * Chooses the next requests for a peer that has room: blocks of pieces already started
+   * first (a finished piece frees memory and can be shared sooner), then new pieces rarest
+   * first, and in endgame blocks already asked of someone else.
+   */
+  fill(peerKey: string, now: number): BlockRequest[] {
+    const entry = this.peers.get(peerKey);
+    if (!entry) return [];
+    const { peer, outstanding } = entry;
+    let room = peer.maxOutstanding - outstanding.size;
+    if (room <= 0) return [];
+    const out: BlockRequest[] = [];
+
+    for (const piece of this.active.values()) {
+      if (room <= 0) break;
+      if (!hasBit(peer.has, piece.index)) continue;
+      room -= this.takeOpenBlocks(piece, entry, room, now, out);
+    }
+
+    while (room > 0) {
+      const slots = this.freePieceSlots();
+      if (slots <= 0) break;
+      const perPiece = Math.ceil(this.opts.pieceLength / BLOCK_SIZE);
+      const wanted = Math.min(slots, Math.max(1, Math.ceil(room / perPiece)));
+      const picks = pickPieces(
+        {
+          pieceCount: this.opts.pieceCount,
+          have: this.have,
+          peerHas: peer.has,
+          availability: this.availability,
+          inFlight: (i: number) => this.active.has(i) || this.pending.has(i),
+          randomFirst: this.haveCount < 4,
+          random: this.random,
+        },
+        wanted,
+      );
+      if (picks.length === 0) break;
+      for (const index of picks) {
+        const piece = new ActivePiece(index, this.pieceSize(index));
+        this.active.set(index, piece);
+        room -= this.takeOpenBlocks(piece, entry, room, now, out);
+        if (room <= 0) break;
+      }
+    }
+
+    if (room > 0 && this.inEndgame()) this.takeEndgameBlocks(entry, room, now, out);
+    return out;
+  }
+
+  /** All missing pieces are started: ask a second peer for blocks still outstanding. */
+  inEndgame(): boolean {
+    return this.haveCount + this.active.size + this.pending.size >= this.opts.pieceCount;
+  }
+
+  /** Records a received block. */
+  onBlock(peerKey: string, index: number, begin: number, block: Uint8Array): BlockResult {
+    const none: BlockResult = { accepted: false, cancels: [], completed: null };
+    const piece = this.active.get(index);
+    const entry = this.peers.get(peerKey);
+    if (!piece || !entry || begin % BLOCK_SIZE !== 0) return none;
+    const blockIndex = begin / BLOCK_SIZE;
+    if (blockIndex >= piece.blockCount || block.length !== piece.blockLength(blockIndex))
+      return none;
+    const key = index * BLOCKS_PER_PIECE_MAX + blockIndex;
+    const askedThisPeer = entry.outstanding.delete(key);
+    const owners = piece.owners[blockIndex];
+    if (owners) {
+      const at = owners.indexOf(peerKey);
+      if (at >= 0) owners.splice(at, 1);
+    }
+    // A block we never asked this peer for is dropped: accepting unsolicited data would let a
+    // peer push bytes we cannot attribute. A late block after a cancel or timeout is still
+    // welcome if nobody has delivered it yet.
+    if (!askedThisPeer && !this.wasAskedBefore(piece, blockIndex)) return none;
+    if (piece.state[blockIndex] === BlockState.Received) return none;
+
+    // Never pooled: the buffer is transferred to a hashing worker and must own its memory.
+    piece.data ??= Buffer.allocUnsafeSlow(piece.length);
+    piece.data.set(block, begin);
+    piece.state[blockIndex] = BlockState.Received;
+    piece.received++;
+    piece.contributors.add(peerKey);
+
+    const cancels: BlockResult['cancels'] = [];
+    if (owners) {
+      for (const other of owners) {
+        this.peers.get(other)?.outstanding.delete(key);
+        cancels.push({ peerKey: other, request: { index, begin, length: block.length } });
+      }
+      piece.owners[blockIndex] = undefined;
+    }
+
+    let completed: CompletedPiece | null = null;
+    if (piece.received === piece.blockCount) {
+      this.active.delete(index);
+      this.pending.add(index);
+      this.pendingBytes += piece.length;
+      completed = { index, data: piece.data, contributors: piece.contributors };
+    }
+    return { accepted: true, cancels, completed };
+  }
+
+  /** The piece's hash matched and it is on disk. */
+  onPieceVerified(index: number): void {
+    this.releasePending(index);
+    this.setHave(index);
+  }
+
+  /** The piece's hash did not match: start it over. */
+  onPieceFailed(index: number): void {
+    this.releasePending(index);
+  }
+
+  /**
+   * The peer choked us, timed out or went away: its outstanding requests go back to the pool
+   * so that another peer is asked. Returns how many were released.
+   */
+  releasePeerRequests(peerKey: string): number {
+    const entry = this.peers.get(peerKey);
+    if (!entry) return 0;
+    const released = entry.outstanding.size;
+    for (const key of entry.outstanding.keys()) {
+      const index = Math.floor(key / BLOCKS_PER_PIECE_MAX);
+      const blockIndex = key % BLOCKS_PER_PIECE_MAX;
+      const piece = this.active.get(index);
+      if (!piece) continue;
+      const owners = piece.owners[blockIndex];
+      if (owners) {
+        const at = owners.indexOf(peerKey);
+        if (at >= 0) owners.splice(at, 1);
+        if (owners.length > 0) continue;
+        piece.owners[blockIndex] = undefined;
+      }
+      if (piece.state[blockIndex] === BlockState.Requested) {
+        piece.state[blockIndex] = BlockState.Open;
+        if (blockIndex < piece.firstOpenHint) piece.firstOpenHint = blockIndex;
+      }
+    }
+    entry.outstanding.clear();
+    this.dropIdlePieces();
+    return released;
+  }
+
+  removePeer(peerKey: string): void {
+    this.releasePeerRequests(peerKey);
+    this.peers.delete(peerKey);
+  }
+
+  /** Buffers of pieces in flight and awaiting verification, in bytes. */
+  get bufferedBytes(): number {
+    let bytes = this.pendingBytes;
+    for (const piece of this.active.values()) if (piece.data) bytes += piece.length;
+    return bytes;
+  }
+
+  private freePieceSlots(): number {
+    let started = 0;
+    for (const piece of this.active.values()) started += piece.length;
+    const free = this.memoryBudgetBytes - this.pendingBytes - started;
+    // Always allow one piece so a piece bigger than the budget can still be fetched.
+    if (this.active.size === 0 && this.pending.size === 0)
+      return Math.max(1, Math.floor(free / this.opts.pieceLength));
+    return Math.floor(free / this.opts.pieceLength);
+  }
+
+  private takeOpenBlocks(
+    piece: ActivePiece,
+    entry: PeerRequests,
+    room: number,
+    now: number,
+    out: BlockRequest[],
+  ): number {
+    let taken = 0;
+    for (let b = piece.firstOpenHint; b < piece.blockCount && taken < room; b++) {
+      if (piece.state[b] !== BlockState.Open) {
+        if (b === piece.firstOpenHint) piece.firstOpenHint++;
+        continue;
+      }
+      piece.state[b] = BlockState.Requested;
+      if (b === piece.firstOpenHint) piece.firstOpenHint++;
+      piece.owners[b] = [entry.peer.key];
+      entry.outstanding.set(piece.index * BLOCKS_PER_PIECE_MAX + b, now);
+      out.push({ index: piece.index, begin: b * BLOCK_SIZE, length: piece.blockLength(b) });
+      taken++;
+    }
+    return taken;
+  }
+
+  private takeEndgameBlocks(
+    entry: PeerRequests,
+    room: number,
+    now: number,
+    out: BlockRequest[],
+  ): void {
+    const { peer } = entry;
+    for (const piece of this.active.values()) {
+      if (room <= 0) return;
+      if (!hasBit(peer.has, piece.index)) continue;
+      for (let b = 0; b < piece.blockCount && room > 0; b++) {
+        if (piece.state[b] !== BlockState.Requested) continue;
+        const owners = piece.owners[b];
+        if (!owners || owners.length >= MAX_REQUESTS_PER_BLOCK || owners.includes(peer.key))
+          continue;
+        owners.push(peer.key);
+        entry.outstanding.set(piece.index * BLOCKS_PER_PIECE_MAX + b, now);
+        out.push({ index: piece.index, begin: b * BLOCK_SIZE, length: piece.blockLength(b) });
+        room--;
+      }
+    }
+  }
+
+  /** A block counts as asked for if it is not open: some peer was asked for it at some point. */
+  private wasAskedBefore(piece: ActivePiece, blockIndex: number): boolean {
+    return piece.state[blockIndex] !== BlockState.Open;
+  }
+
+  private releasePending(index: number): void {
+    if (!this.pending.delete(index)) return;
+    this.pendingBytes -= this.pieceSize(index);
+  }
+
+  /** A started piece with nothing received and nothing outstanding goes back to the picker. */
+  private dropIdlePieces(): void {
+    for (const [index, piece] of this.active) {
+      if (piece.received > 0) continue;
+      if (piece.state.some((s) => s !== BlockState.Open)) continue;
+      this.active.delete(index);
+    }
+  }
+}

@@ -1,0 +1,560 @@
+import { EventEmitter } from 'node:events';
+import net from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { PeerRow } from '../../../shared/torrent-types';
+import { PeerConnection } from '../peer/peer-connection';
+import { describeClient } from '../peer/peer-id';
+import { countBits } from '../picker/bitfield';
+import type { PeerMessage } from '../wire/messages';
+import { RateMeter } from '../util/rate-meter';
+import {
+  BLOCK_SIZE,
+  type BlockRequest,
+  type BlockScheduler,
+  type CompletedPiece,
+} from './block-scheduler';
+import { chooseUnchoked } from './choker';
+import { parseExtendedHandshake, encodeExtendedHandshake } from './extended-handshake';
+import { addressKey, PeerDirectory, type PeerAddress, type PeerSource } from './peer-directory';
+
+export interface SwarmOptions {
+  infoHash: Uint8Array;
+  peerId: Uint8Array;
+  pieceCount: number;
+  scheduler: BlockScheduler;
+  /** Reads a block we have, to upload it. */
+  readBlock: (index: number, begin: number, length: number) => Promise<Uint8Array>;
+  pieceSize: (index: number) => number;
+  listenPort: () => number;
+  maxPeers: number;
+  /** Dials a peer; tests may join peers in memory instead. */
+  dial?: (address: PeerAddress) => Duplex;
+  now?: () => number;
+  /** The torrent's totals: every payload byte in and out is counted there too. */
+  downMeter: RateMeter;
+  upMeter: RateMeter;
+}
+
+export interface SwarmEvents {
+  'piece-complete': [piece: CompletedPiece];
+  'wasted-bytes': [bytes: number];
+  'peer-connected': [key: string];
+  'peer-closed': [key: string, reason: string];
+}
+
+/** One live connection and what we know of it. */
+interface Peer {
+  key: string;
+  address: PeerAddress;
+  source: PeerSource;
+  outgoing: boolean;
+  conn: PeerConnection;
+  /** The peer's pieces; also the scheduler's view of it. */
+  has: Uint8Array;
+  hasCount: number;
+  maxOutstanding: number;
+  /** The queue depth the peer allows (BEP 10 `reqq`), or a cautious default. */
+  peerRequestLimit: number;
+  client: string;
+  down: RateMeter;
+  up: RateMeter;
+  lastBlockAt: number;
+  snubbed: boolean;
+  handshakeDone: boolean;
+  hashFailures: number;
+  uploads: BlockRequest[];
+  uploading: boolean;
+}
+
+const MAX_HALF_OPEN = 8;
+const CONNECT_TIMEOUT_MS = 8_000;
+/** Seconds of data to keep requested from each peer: its bandwidth-delay product, generously. */
+const REQUEST_QUEUE_SECONDS = 1.5;
+const MIN_QUEUE = 16;
+const MAX_QUEUE = 500;
+const DEFAULT_PEER_REQQ = 250;
+/** A peer that delivers nothing for this long with requests outstanding is snubbed. */
+const SNUB_AFTER_MS = 15_000;
+const UPLOAD_SLOTS = 8;
+const MAX_QUEUED_UPLOADS = 256;
+/** Requests bigger than this are refused: 16 KiB is the norm, 128 KiB what anyone tolerates. */
+const MAX_UPLOAD_REQUEST = 128 * 1024;
+const BAN_AFTER_HASH_FAILURES = 3;
+
+/**
+ * The peers of one torrent: dialling and accepting, message handling, asking for blocks through
+ * the scheduler, serving blocks, choking. Knows nothing of storage, trackers or verification:
+ * completed pieces leave as events, and the torrent reports back through `pieceVerified`.
+ */
+export class Swarm extends EventEmitter<SwarmEvents> {
+  readonly directory: PeerDirectory;
+  private readonly peers = new Map<string, Peer>();
+  private connecting = 0;
+  private running = false;
+  private optimistic: string | null = null;
+  private chokeRound = 0;
+  private readonly now: () => number;
+
+  constructor(private readonly opts: SwarmOptions) {
+    super();
+    this.now = opts.now ?? Date.now;
+    this.directory = new PeerDirectory({ now: this.now });
+  }
+
+  get connectedCount(): number {
+    return this.peers.size;
+  }
+
+  get seedCount(): number {
+    let seeds = 0;
+    for (const peer of this.peers.values()) if (peer.hasCount === this.opts.pieceCount) seeds++;
+    return seeds;
+  }
+
+  start(): void {
+    this.running = true;
+    this.directory.resetBackoff();
+    this.maintainConnections();
+  }
+
+  /** Closes every connection; known addresses are kept for the next start. */
+  stop(reason: string): void {
+    this.running = false;
+    for (const peer of [...this.peers.values()]) peer.conn.close(reason);
+  }
+
+  addPeers(addresses: readonly PeerAddress[], source: PeerSource): void {
+    this.directory.add(addresses, source);
+    if (this.running) this.maintainConnections();
+  }
+
+  /** An incoming connection whose handshake names our info-hash (the session checked it). */
+  acceptIncoming(socket: Duplex, address: PeerAddress): void {
+    const key = addressKey(address);
+    if (
+      !this.running ||
+      this.directory.isBanned(key) ||
+      this.peers.has(key) ||
+      this.peers.size >= this.opts.maxPeers
+    ) {
+      socket.destroy();
+      return;
+    }
+    this.directory.markIncoming(address);
+    this.attach(socket, key, address, 'incoming', false);
+  }
+
+  /** Called every second by the torrent: queue sizes, snubs, dialling, choking. */
+  tick(): void {
+    if (!this.running) return;
+    const now = this.now();
+    for (const peer of this.peers.values()) {
+      this.adaptQueue(peer);
+      const oldest = this.opts.scheduler.oldestRequestAt(peer.key);
+      if (oldest !== null && now - Math.max(oldest, peer.lastBlockAt) > SNUB_AFTER_MS)
+        this.snub(peer);
+      this.requestMore(peer);
+    }
+    if (this.chokeRound++ % 10 === 0) this.rechoke(this.chokeRound % 30 === 1);
+    this.maintainConnections();
+  }
+
+  /** A piece passed its hash and is on disk: tell everyone, drop interest where it ends. */
+  pieceVerified(index: number): void {
+    const have: PeerMessage = { type: 'have', index };
+    const complete = this.opts.scheduler.isComplete;
+    for (const peer of [...this.peers.values()]) {
+      if (!peer.handshakeDone) continue;
+      // Two seeds have nothing to say to each other.
+      if (complete && peer.hasCount === this.opts.pieceCount) {
+        peer.conn.close('both seeding');
+        continue;
+      }
+      peer.conn.send(have);
+      this.updateInterest(peer);
+    }
+  }
+
+  /** A piece failed its hash: blame the peers that sent it, ban repeat offenders. */
+  pieceFailed(contributors: Iterable<string>): void {
+    for (const key of contributors) {
+      const peer = this.peers.get(key);
+      if (!peer) continue;
+      peer.hashFailures++;
+      if (peer.hashFailures >= BAN_AFTER_HASH_FAILURES) {
+        this.directory.ban(key);
+        peer.conn.close(`banned: sent ${peer.hashFailures} pieces that failed their hash`);
+      }
+    }
+    for (const peer of this.peers.values()) this.requestMore(peer);
+  }
+
+  /** Pieces were freed up (e.g. a failed piece): every peer may have something to do. */
+  wakeAll(): void {
+    for (const peer of this.peers.values()) this.requestMore(peer);
+  }
+
+  rows(): PeerRow[] {
+    const rows: PeerRow[] = [];
+    for (const peer of this.peers.values()) {
+      rows.push({
+        address: peer.key,
+        client: peer.client,
+        source: peer.source,
+        outgoing: peer.outgoing,
+        amChoking: peer.conn.amChoking,
+        amInterested: peer.conn.amInterested,
+        peerChoking: peer.conn.peerChoking,
+        peerInterested: peer.conn.peerInterested,
+        downBytesPerSec: Math.round(peer.down.bytesPerSec()),
+        upBytesPerSec: Math.round(peer.up.bytesPerSec()),
+        progress: this.opts.pieceCount === 0 ? 0 : peer.hasCount / this.opts.pieceCount,
+        requestsInFlight: this.opts.scheduler.outstandingCount(peer.key),
+        peerRequests: peer.uploads.length,
+        hashFailures: peer.hashFailures,
+      });
+    }
+    return rows;
+  }
+
+  private maintainConnections(): void {
+    if (!this.running) return;
+    // A finished torrent only serves peers that come to it.
+    if (this.opts.scheduler.isComplete) return;
+    const free = Math.min(
+      this.opts.maxPeers - this.peers.size - this.connecting,
+      MAX_HALF_OPEN - this.connecting,
+    );
+    for (const { key, address, source } of this.directory.takeDialable(free))
+      this.dial(key, address, source);
+  }
+
+  private dial(key: string, address: PeerAddress, source: PeerSource): void {
+    this.connecting++;
+    const socket = this.opts.dial
+      ? this.opts.dial(address)
+      : net.connect({ host: address.ip, port: address.port });
+    let settled = false;
+    const fail = (why: string) => {
+      if (settled) return;
+      settled = true;
+      this.connecting--;
+      clearTimeout(timer);
+      socket.destroy();
+      this.directory.markClosed(key, true);
+      this.emit('peer-closed', key, why);
+    };
+    const timer = setTimeout(() => fail('connect timed out'), CONNECT_TIMEOUT_MS);
+    timer.unref();
+    socket.once('error', (err: Error) => fail(err.message));
+    const onConnect = () => {
+      if (settled) return;
+      settled = true;
+      this.connecting--;
+      clearTimeout(timer);
+      socket.removeAllListeners('error');
+      if (!this.running || this.peers.has(key)) {
+        socket.destroy();
+        this.directory.markClosed(key, false);
+        return;
+      }
+      this.attach(socket, key, address, source, true);
+    };
+    if (this.opts.dial) queueMicrotask(onConnect);
+    else socket.once('connect', onConnect);
+  }
+
+  private attach(
+    socket: Duplex,
+    key: string,
+    address: PeerAddress,
+    source: PeerSource,
+    outgoing: boolean,
+  ): void {
+    const conn = new PeerConnection(socket, {
+      infoHash: this.opts.infoHash,
+      peerId: this.opts.peerId,
+      pieceCount: this.opts.pieceCount,
+      outgoing,
+      extensions: true,
+    });
+    const peer: Peer = {
+      key,
+      address,
+      source,
+      outgoing,
+      conn,
+      has: new Uint8Array(Math.ceil(this.opts.pieceCount / 8)),
+      hasCount: 0,
+      maxOutstanding: MIN_QUEUE * 4,
+      peerRequestLimit: DEFAULT_PEER_REQQ,
+      client: 'unknown',
+      down: new RateMeter(),
+      up: new RateMeter(),
+      lastBlockAt: this.now(),
+      snubbed: false,
+      handshakeDone: false,
+      hashFailures: 0,
+      uploads: [],
+      uploading: false,
+    };
+    this.peers.set(key, peer);
+    this.directory.markConnected(key);
+    conn.on('handshake', (peerId, reserved) => this.onHandshake(peer, peerId, reserved));
+    conn.on('message', (m) => this.onMessage(peer, m));
+    conn.on('close', (reason) => this.onClose(peer, reason));
+    conn.start();
+  }
+
+  private onHandshake(peer: Peer, peerId: Uint8Array, reserved: Uint8Array): void {
+    if (Buffer.compare(peerId, this.opts.peerId) === 0) {
+      peer.conn.close('connected to ourselves');
+      return;
+    }
+    peer.handshakeDone = true;
+    peer.client = describeClient(peerId);
+    this.opts.scheduler.addPeer(peer);
+    if (((reserved[5] ?? 0) & 0x10) !== 0) {
+      peer.conn.send({
+        type: 'extended',
+        id: 0,
+        payload: encodeExtendedHandshake({
+          listenPort: this.opts.listenPort(),
+          requestQueue: MAX_UPLOAD_QUEUE_ADVERTISED,
+        }),
+      });
+    }
+    const { scheduler } = this.opts;
+    if (scheduler.haveCount > 0) peer.conn.send({ type: 'bitfield', bitfield: scheduler.have });
+    this.emit('peer-connected', peer.key);
+  }
+
+  private onMessage(peer: Peer, m: PeerMessage): void {
+    const { scheduler } = this.opts;
+    switch (m.type) {
+      case 'bitfield':
+        peer.has.set(m.bitfield);
+        this.recountHas(peer);
+        return;
+      case 'have-all':
+        peer.has.set(scheduler.have.map(() => 0xff));
+        this.trimSpareBits(peer.has);
+        this.recountHas(peer);
+        return;
+      case 'have-none':
+        return;
+      case 'have': {
+        const byte = m.index >> 3;
+        const bit = 0x80 >> (m.index & 7);
+        if ((peer.has[byte]! & bit) === 0) {
+          peer.has[byte]! |= bit;
+          peer.hasCount++;
+          scheduler.availability[m.index]!++;
+          if (!peer.conn.amInterested && !scheduler.isComplete && !(scheduler.have[byte]! & bit))
+            this.setInterested(peer, true);
+          this.requestMore(peer);
+        }
+        return;
+      }
+      case 'choke':
+        // Without the fast extension a choke discards every request we had pending there.
+        scheduler.releasePeerRequests(peer.key);
+        this.wakeAll();
+        return;
+      case 'unchoke':
+        this.requestMore(peer);
+        return;
+      case 'piece':
+        this.onBlock(peer, m.index, m.begin, m.block);
+        return;
+      case 'request':
+        this.onRequest(peer, { index: m.index, begin: m.begin, length: m.length });
+        return;
+      case 'cancel':
+        peer.uploads = peer.uploads.filter(
+          (r) => r.index !== m.index || r.begin !== m.begin || r.length !== m.length,
+        );
+        return;
+      case 'reject':
+        scheduler.releasePeerRequests(peer.key);
+        return;
+      case 'interested':
+      case 'not-interested':
+        // Answered at the next choke round; a newcomer with slots free is let in at once.
+        if (m.type === 'interested' && peer.conn.amChoking && this.unchokedCount() < UPLOAD_SLOTS)
+          peer.conn.send({ type: 'unchoke' });
+        return;
+      case 'extended':
+        if (m.id === 0) {
+          const info = parseExtendedHandshake(m.payload);
+          if (info.requestQueue !== null)
+            peer.peerRequestLimit = Math.max(1, Math.min(info.requestQueue, MAX_QUEUE));
+          if (info.client && peer.client === 'unknown') peer.client = info.client;
+        }
+        return;
+      default:
+        return;
+    }
+  }
+
+  private onBlock(peer: Peer, index: number, begin: number, block: Uint8Array): void {
+    const now = this.now();
+    peer.down.add(block.length);
+    this.opts.downMeter.add(block.length);
+    peer.lastBlockAt = now;
+    peer.snubbed = false;
+    const result = this.opts.scheduler.onBlock(peer.key, index, begin, block);
+    if (!result.accepted) {
+      this.emit('wasted-bytes', block.length);
+    }
+    for (const { peerKey, request } of result.cancels) {
+      this.peers.get(peerKey)?.conn.send({ type: 'cancel', ...request });
+    }
+    if (result.completed) this.emit('piece-complete', result.completed);
+    this.requestMore(peer);
+  }
+
+  private onRequest(peer: Peer, r: BlockRequest): void {
+    if (peer.conn.amChoking) return;
+    const { scheduler } = this.opts;
+    const valid =
+      r.index < this.opts.pieceCount &&
+      r.length > 0 &&
+      r.length <= MAX_UPLOAD_REQUEST &&
+      r.begin + r.length <= this.opts.pieceSize(r.index) &&
+      scheduler.pieceState(r.index) === 'have';
+    if (!valid) {
+      peer.conn.close(`bad request: piece ${r.index} offset ${r.begin} length ${r.length}`);
+      return;
+    }
+    if (peer.uploads.length >= MAX_QUEUED_UPLOADS) return;
+    peer.uploads.push(r);
+    void this.pumpUploads(peer);
+  }
+
+  /** Serves queued requests one at a time, pausing while the socket's buffer is full. */
+  private async pumpUploads(peer: Peer): Promise<void> {
+    if (peer.uploading) return;
+    peer.uploading = true;
+    try {
+      while (peer.uploads.length > 0 && !peer.conn.closed && !peer.conn.amChoking) {
+        if (peer.conn.writableNeedsDrain) await peer.conn.drained();
+        const r = peer.uploads.shift()!;
+        const block = await this.opts.readBlock(r.index, r.begin, r.length);
+        if (peer.conn.closed) break;
+        peer.conn.sendPiece(r.index, r.begin, block);
+        peer.up.add(block.length);
+        this.opts.upMeter.add(block.length);
+      }
+    } catch (err) {
+      peer.conn.close(`upload failed: ${(err as Error).message}`);
+    } finally {
+      peer.uploading = false;
+    }
+  }
+
+  private onClose(peer: Peer, reason: string): void {
+    if (this.peers.get(peer.key) !== peer) return;
+    this.peers.delete(peer.key);
+    const { scheduler } = this.opts;
+    if (peer.handshakeDone) {
+      for (let i = 0; i < this.opts.pieceCount; i++) {
+        if (peer.has[i >> 3]! & (0x80 >> (i & 7))) scheduler.availability[i]!--;
+      }
+      scheduler.removePeer(peer.key);
+    }
+    this.directory.markClosed(peer.key, !peer.handshakeDone);
+    if (this.optimistic === peer.key) this.optimistic = null;
+    this.emit('peer-closed', peer.key, reason);
+    this.wakeAll();
+    this.maintainConnections();
+  }
+
+  private recountHas(peer: Peer): void {
+    const { scheduler } = this.opts;
+    const count = countBits(peer.has);
+    if (peer.hasCount === 0) {
+      for (let i = 0; i < this.opts.pieceCount; i++)
+        if (peer.has[i >> 3]! & (0x80 >> (i & 7))) scheduler.availability[i]!++;
+    }
+    peer.hasCount = count;
+    this.updateInterest(peer);
+    this.requestMore(peer);
+  }
+
+  private trimSpareBits(bitfield: Uint8Array): void {
+    const spare = bitfield.length * 8 - this.opts.pieceCount;
+    if (spare > 0) bitfield[bitfield.length - 1]! &= (0xff << spare) & 0xff;
+  }
+
+  private updateInterest(peer: Peer): void {
+    const { scheduler } = this.opts;
+    const want = !scheduler.isComplete && scheduler.isInteresting(peer.has);
+    if (want !== peer.conn.amInterested) this.setInterested(peer, want);
+  }
+
+  private setInterested(peer: Peer, interested: boolean): void {
+    peer.conn.send({ type: interested ? 'interested' : 'not-interested' });
+  }
+
+  private requestMore(peer: Peer): void {
+    if (!peer.handshakeDone || peer.conn.peerChoking || !peer.conn.amInterested || peer.conn.closed)
+      return;
+    const requests = this.opts.scheduler.fill(peer.key, this.now());
+    if (requests.length > 0) peer.conn.sendRequests(requests);
+  }
+
+  /** Sizes the request queue to the peer's rate, within what the peer says it accepts. */
+  private adaptQueue(peer: Peer): void {
+    if (peer.snubbed) {
+      peer.maxOutstanding = 1;
+      return;
+    }
+    const target = Math.ceil((peer.down.bytesPerSec() * REQUEST_QUEUE_SECONDS) / BLOCK_SIZE);
+    peer.maxOutstanding = Math.max(
+      MIN_QUEUE * 4,
+      Math.min(target, MAX_QUEUE, peer.peerRequestLimit),
+    );
+  }
+
+  private snub(peer: Peer): void {
+    if (peer.snubbed) return;
+    peer.snubbed = true;
+    peer.maxOutstanding = 1;
+    this.opts.scheduler.releasePeerRequests(peer.key);
+    this.wakeAll();
+  }
+
+  private unchokedCount(): number {
+    let n = 0;
+    for (const peer of this.peers.values()) if (!peer.conn.amChoking) n++;
+    return n;
+  }
+
+  private rechoke(rotateOptimistic: boolean): void {
+    const candidates = [...this.peers.values()].map((p) => ({
+      key: p.key,
+      peerInterested: p.conn.peerInterested,
+      downBytesPerSec: p.down.bytesPerSec(),
+      upBytesPerSec: p.up.bytesPerSec(),
+      isSeed: p.hasCount === this.opts.pieceCount,
+    }));
+    const decision = chooseUnchoked(candidates, {
+      slots: UPLOAD_SLOTS - 1,
+      seeding: this.opts.scheduler.isComplete,
+      previousOptimistic: this.optimistic,
+      rotateOptimistic,
+    });
+    this.optimistic = decision.optimistic;
+    for (const peer of this.peers.values()) {
+      const unchoke = decision.unchoke.has(peer.key);
+      if (unchoke && peer.conn.amChoking) peer.conn.send({ type: 'unchoke' });
+      else if (!unchoke && !peer.conn.amChoking) {
+        peer.conn.send({ type: 'choke' });
+        peer.uploads = [];
+      }
+    }
+  }
+}
+
+const MAX_UPLOAD_QUEUE_ADVERTISED = MAX_QUEUED_UPLOADS;
