@@ -1,0 +1,172 @@
+// aria2c as seeder and as reference downloader. `--interface=<host>` binds every socket it
+// opens (peer listener, outgoing peer and tracker connections), so opentracker sees `host`.
+// Its JSON-RPC listener always binds 127.0.0.1 (without --rpc-listen-all), hence a free port there.
+import { existsSync } from 'node:fs';
+import { mkdir, readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { HarnessError } from './errors';
+import { freePort, spawnLogged, waitFor, type Managed } from './proc';
+import type { Seeder, SeederOptions } from './seeder-types';
+
+/** Options every aria2c run gets: loopback only, no DHT/LPD/PeX, IPv4, no preallocation. */
+export function aria2BaseArgs(host: string, port: number): string[] {
+  return [
+    `--interface=${host}`,
+    `--listen-port=${port}`,
+    '--disable-ipv6=true',
+    '--enable-dht=false',
+    '--enable-dht6=false',
+    '--bt-enable-lpd=false',
+    '--enable-peer-exchange=false',
+    '--file-allocation=none',
+    '--max-overall-upload-limit=0',
+    '--max-overall-download-limit=0',
+    '--bt-max-peers=0',
+    '--console-log-level=warn',
+    '--summary-interval=0',
+    '--log-level=info',
+  ];
+}
+
+export async function startAria2Seeder(o: SeederOptions): Promise<Seeder> {
+  const port = o.port ?? (await freePort(o.host));
+  const rpcPort = await freePort('127.0.0.1');
+  await mkdir(o.workDir, { recursive: true });
+  const logFile = join(o.workDir, 'aria2.log');
+  const proc = spawnLogged(
+    'aria2c',
+    [
+      ...aria2BaseArgs(o.host, port),
+      `--dir=${resolve(o.dataDir)}`,
+      `--log=${logFile}`,
+      // Seed forever, but only after a full hash check of the existing data.
+      '--seed-ratio=0.0',
+      '--check-integrity=true',
+      '--bt-seed-unverified=false',
+      '--auto-save-interval=0',
+      '--enable-rpc=true',
+      `--rpc-listen-port=${rpcPort}`,
+      o.torrent,
+    ],
+    { logFile: join(o.workDir, 'aria2.out') },
+  );
+  const rpc = async (method: string, params: unknown[]): Promise<unknown> => {
+    const res = await fetch(`http://127.0.0.1:${rpcPort}/jsonrpc`, {
+      method: 'POST',
+      body: JSON.stringify({ jsonrpc: '2.0', id: '1', method, params }),
+      signal: AbortSignal.timeout(3_000),
+    });
+    const body = (await res.json()) as { result?: unknown; error?: { message: string } };
+    if (body.error)
+      throw new HarnessError('CLIENT_ERROR', `aria2 ${method}: ${body.error.message}`);
+    return body.result;
+  };
+  type Status = {
+    status: string;
+    seeder?: string;
+    completedLength: string;
+    totalLength: string;
+    uploadLength: string;
+  };
+  const active = async (): Promise<Status | undefined> =>
+    (
+      (await rpc('aria2.tellActive', [
+        ['status', 'seeder', 'completedLength', 'totalLength', 'uploadLength'],
+      ])) as Status[]
+    )[0];
+  try {
+    await waitFor(
+      'aria2 seeding',
+      async () => {
+        const s = await active();
+        return s?.seeder === 'true' && s.completedLength === s.totalLength ? true : undefined;
+      },
+      { timeoutMs: o.readyTimeoutMs ?? 60_000, intervalMs: 250, managed: proc },
+    );
+  } catch (e) {
+    await proc.stop();
+    throw e;
+  }
+  return {
+    name: 'aria2',
+    host: o.host,
+    port,
+    pid: proc.pid,
+    logFile,
+    async uploadedBytes(): Promise<number> {
+      return Number((await active())?.uploadLength ?? 0);
+    },
+    stop: () => proc.stop(),
+  };
+}
+
+export interface DownloadResult {
+  wallMs: number;
+  /** User + system CPU seconds of the downloader (needs /usr/bin/time, Debian package `time`). */
+  cpuSec?: number;
+  peakRssKb?: number;
+}
+
+/** Downloads `torrent` into `outDir` with aria2c bound to `host`; exits as soon as it is complete. */
+export async function aria2Download(o: {
+  torrent: string;
+  outDir: string;
+  host: string;
+  port?: number;
+  timeoutMs: number;
+  /** Where aria2's log and /usr/bin/time output go; defaults to outDir's parent. */
+  logDir?: string;
+}): Promise<DownloadResult> {
+  const port = o.port ?? (await freePort(o.host));
+  const logDir = o.logDir ?? resolve(o.outDir, '..');
+  await mkdir(o.outDir, { recursive: true });
+  await mkdir(logDir, { recursive: true });
+  const logFile = join(logDir, `aria2-download-${port}.log`);
+  const timeFile = join(logDir, `aria2-download-${port}.time`);
+  const args = [
+    ...aria2BaseArgs(o.host, port),
+    `--dir=${resolve(o.outDir)}`,
+    `--log=${logFile}`,
+    '--seed-time=0',
+    '--bt-stop-timeout=0',
+    '--follow-torrent=mem',
+    o.torrent,
+  ];
+  const haveTime = existsSync('/usr/bin/time');
+  const started = Date.now();
+  const proc: Managed = haveTime
+    ? spawnLogged('/usr/bin/time', ['-v', '-o', timeFile, 'aria2c', ...args], {
+        logFile: `${logFile}.out`,
+        group: true,
+      })
+    : spawnLogged('aria2c', args, { logFile: `${logFile}.out` });
+  const timer = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), o.timeoutMs));
+  const outcome = await Promise.race([proc.exited(), timer]);
+  const wallMs = Date.now() - started;
+  if (outcome === 'timeout') {
+    await proc.stop(2_000);
+    throw new HarnessError(
+      'TIMEOUT',
+      `aria2c download did not finish within ${o.timeoutMs} ms; log ${logFile}`,
+    );
+  }
+  if (proc.child.exitCode !== 0) {
+    throw new HarnessError(
+      'COMMAND_FAILED',
+      `aria2c download exited ${proc.child.exitCode}; log ${logFile}`,
+    );
+  }
+  if (!haveTime) return { wallMs };
+  const t = await readFile(timeFile, 'utf8');
+  const num = (re: RegExp): number | undefined => {
+    const m = re.exec(t);
+    return m ? Number(m[1]) : undefined;
+  };
+  const user = num(/User time \(seconds\): ([\d.]+)/);
+  const sys = num(/System time \(seconds\): ([\d.]+)/);
+  return {
+    wallMs,
+    cpuSec: user !== undefined && sys !== undefined ? user + sys : undefined,
+    peakRssKb: num(/Maximum resident set size \(kbytes\): (\d+)/),
+  };
+}

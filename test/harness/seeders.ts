@@ -1,0 +1,23 @@
+// One entry point per seeding client, and a dispatcher by kind for swarm specs.
+import { startAria2Seeder } from './aria2';
+import { HarnessError } from './errors';
+import { startQbittorrentSeeder } from './qbittorrent';
+import type { Seeder, SeederKind, SeederOptions } from './seeder-types';
+import { startTransmissionSeeder } from './transmission';
+
+export { startAria2Seeder, startQbittorrentSeeder, startTransmissionSeeder };
+export type { Seeder, SeederKind, SeederOptions };
+
+export function startSeeder(kind: SeederKind, o: SeederOptions): Promise<Seeder> {
+  switch (kind) {
+    case 'transmission':
+      return startTransmissionSeeder(o);
+    case 'aria2':
+      return startAria2Seeder(o);
+    case 'qbittorrent':
+      return startQbittorrentSeeder(o);
+    case 'rtorrent':
+      // rtorrent wants a terminal and an XML-RPC socket; not wrapped yet.
+      return Promise.reject(new HarnessError('CLIENT_ERROR', 'rtorrent seeder is not implemented'));
+  }
+}
