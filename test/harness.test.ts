@@ -64,6 +64,7 @@ async function downloadFrom(
   label: string,
   seeders: SeederKind[],
   multiFile: boolean,
+  uploadLimitKiBps?: number,
 ): Promise<void> {
   const workDir = join(tmp.path, label);
   const swarm = await startSwarm({
@@ -78,6 +79,7 @@ async function downloadFrom(
     name: `${label}-tree`,
     pieceLengthLog2: 18,
     seeders,
+    uploadLimitKiBps,
   });
   try {
     const outDir = join(workDir, 'download');
@@ -109,6 +111,6 @@ describe('real seeders on loopback, aria2c downloading', () => {
   it('(a) transmission-daemon alone', () => downloadFrom('transmission', ['transmission'], false));
   it('(b) qbittorrent-nox alone', () => downloadFrom('qbittorrent', ['qbittorrent'], false));
   it('(c) aria2c alone', () => downloadFrom('aria2', ['aria2'], false));
-  it('(d) transmission + qbittorrent + aria2 together, multi-file', () =>
-    downloadFrom('all', ['transmission', 'qbittorrent', 'aria2'], true));
+  it('(d) transmission + qbittorrent + aria2 together, multi-file, 3 MiB/s each', () =>
+    downloadFrom('all', ['transmission', 'qbittorrent', 'aria2'], true, 3 * 1024));
 });

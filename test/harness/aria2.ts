@@ -44,6 +44,9 @@ export async function startAria2Seeder(o: SeederOptions): Promise<Seeder> {
       '--check-integrity=true',
       '--bt-seed-unverified=false',
       '--auto-save-interval=0',
+      ...(o.uploadLimitKiBps !== undefined
+        ? [`--max-overall-upload-limit=${o.uploadLimitKiBps}K`]
+        : []),
       '--enable-rpc=true',
       `--rpc-listen-port=${rpcPort}`,
       o.torrent,
@@ -105,6 +108,8 @@ export interface DownloadResult {
   /** User + system CPU seconds of the downloader (needs /usr/bin/time, Debian package `time`). */
   cpuSec?: number;
   peakRssKb?: number;
+  /** 'host:port' of every peer that completed a BitTorrent handshake (from aria2's log). */
+  handshakePeers: string[];
 }
 
 /** Downloads `torrent` into `outDir` with aria2c bound to `host`; exits as soon as it is complete. */
@@ -156,7 +161,8 @@ export async function aria2Download(o: {
       `aria2c download exited ${proc.child.exitCode}; log ${logFile}`,
     );
   }
-  if (!haveTime) return { wallMs };
+  const handshakePeers = await peersFromLog(logFile);
+  if (!haveTime) return { wallMs, handshakePeers };
   const t = await readFile(timeFile, 'utf8');
   const num = (re: RegExp): number | undefined => {
     const m = re.exec(t);
@@ -166,7 +172,16 @@ export async function aria2Download(o: {
   const sys = num(/System time \(seconds\): ([\d.]+)/);
   return {
     wallMs,
-    cpuSec: user !== undefined && sys !== undefined ? user + sys : undefined,
+    cpuSec:
+      user !== undefined && sys !== undefined ? Math.round((user + sys) * 100) / 100 : undefined,
     peakRssKb: num(/Maximum resident set size \(kbytes\): (\d+)/),
+    handshakePeers,
   };
+}
+
+async function peersFromLog(logFile: string): Promise<string[]> {
+  const log = await readFile(logFile, 'utf8').catch(() => '');
+  const peers = new Set<string>();
+  for (const m of log.matchAll(/From: (\S+) handshake peerId=/g)) peers.add(m[1] ?? '');
+  return [...peers].sort();
 }

@@ -30,6 +30,7 @@ async function startQbittorrent(o: {
   workDir: string;
   savePath: string;
   readyTimeoutMs: number;
+  uploadLimitKiBps?: number;
 }): Promise<QbInstance> {
   const port = o.port ?? (await freePort(o.host));
   const webPort = await freePort('127.0.0.1');
@@ -55,7 +56,8 @@ Session\\GlobalMaxRatio=-1
 Session\\BTProtocol=TCP
 Session\\DefaultSavePath=${resolve(o.savePath)}
 Session\\AnonymousModeEnabled=false
-Session\\IgnoreLimitsOnLAN=true
+Session\\IgnoreLimitsOnLAN=${o.uploadLimitKiBps === undefined}
+Session\\GlobalUPSpeedLimit=${o.uploadLimitKiBps ?? 0}
 Session\\uTPRateLimited=false
 
 [Preferences]

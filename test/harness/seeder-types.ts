@@ -10,6 +10,8 @@ export interface SeederOptions {
   port?: number;
   /** Private scratch directory for this client's config, state and log. */
   workDir: string;
+  /** Upload cap in KiB/s (applies to loopback peers too); unlimited when omitted. */
+  uploadLimitKiBps?: number;
   /** Bound on start-up plus the full hash check. Default 60 s. */
   readyTimeoutMs?: number;
 }

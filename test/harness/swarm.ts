@@ -18,6 +18,8 @@ export interface SwarmOptions {
   /** Seed for deterministic content; random when omitted. */
   seed?: number;
   readyTimeoutMs?: number;
+  /** Per-seeder upload cap in KiB/s, so that several seeders share the work. */
+  uploadLimitKiBps?: number;
 }
 
 export interface Swarm {
@@ -68,6 +70,7 @@ export async function startSwarm(o: SwarmOptions): Promise<Swarm> {
           host: allocateHost(),
           workDir: join(o.workDir, `seeder-${i}-${kind}`),
           readyTimeoutMs: o.readyTimeoutMs,
+          uploadLimitKiBps: o.uploadLimitKiBps,
         }).then((s) => {
           seeders.push(s);
           return s;

@@ -34,7 +34,9 @@ export async function startTransmissionSeeder(o: SeederOptions): Promise<Seeder>
     'download-dir': resolve(o.dataDir),
     'incomplete-dir-enabled': false,
     'watch-dir-enabled': false,
-    'speed-limit-up-enabled': false,
+    // Transmission's speed unit is the 1000-byte kB.
+    'speed-limit-up-enabled': o.uploadLimitKiBps !== undefined,
+    'speed-limit-up': Math.max(1, Math.round(((o.uploadLimitKiBps ?? 0) * 1024) / 1000)),
     'speed-limit-down-enabled': false,
     'alt-speed-enabled': false,
     'ratio-limit-enabled': false,
