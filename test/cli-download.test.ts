@@ -1,0 +1,221 @@
+// Tessera's command line downloading from real, independently written BitTorrent programs
+// (Transmission, aria2, qBittorrent) through a real tracker (opentracker), all on loopback.
+// Every byte of the result is compared with the source.
+import { spawn } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  compareTrees,
+  freePort,
+  makeRandomFile,
+  makeTempDir,
+  makeTorrent,
+  startSwarm,
+  type Swarm,
+} from './harness';
+
+const MiB = 1 << 20;
+const CLI = join(import.meta.dirname, '..', 'bin', 'tessera.mjs');
+
+interface CliRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  /** Parsed `--json` lines. */
+  events: Record<string, unknown>[];
+}
+
+/** Runs `tessera …` as a person would, bounded in time. */
+function runCli(
+  args: string[],
+  o: { timeoutMs: number; onEvent?: (e: Record<string, unknown>) => void },
+): Promise<CliRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    const events: Record<string, unknown>[] = [];
+    let partial = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk;
+      partial += chunk;
+      const lines = partial.split('\n');
+      partial = lines.pop() ?? '';
+      for (const line of lines) {
+        if (!line.startsWith('{')) continue;
+        const event = JSON.parse(line) as Record<string, unknown>;
+        events.push(event);
+        o.onEvent?.(event);
+      }
+    });
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`tessera ${args.join(' ')} did not finish in ${o.timeoutMs} ms\n${stderr}`));
+    }, o.timeoutMs);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr, events });
+    });
+  });
+}
+
+let tmp: { path: string; remove(): Promise<void> };
+beforeAll(async () => {
+  tmp = await makeTempDir();
+});
+afterAll(async () => {
+  await tmp?.remove();
+});
+
+describe('tessera download from real clients', () => {
+  it('downloads a 64 MiB single-file torrent from transmission, aria2 and qBittorrent, byte for byte', async () => {
+    const work = join(tmp.path, 'single');
+    const swarm = await startSwarm({
+      workDir: work,
+      files: { single: 64 * MiB, name: 'single.bin' },
+      pieceLengthLog2: 18,
+      seeders: ['transmission', 'aria2', 'qbittorrent'],
+      seed: 11,
+    });
+    try {
+      const out = join(work, 'out');
+      const run = await runCli(['download', swarm.torrentPath, '--out', out, '--json'], {
+        timeoutMs: 120_000,
+      });
+      expect(run.stderr).toBe('');
+      expect(run.code).toBe(0);
+      const done = run.events.at(-1)!;
+      expect(done.event).toBe('done');
+      expect(done.progress).toBe(1);
+      expect(done.totalBytes).toBe(64 * MiB);
+      await compareTrees(join(swarm.sourceDir, 'single.bin'), join(out, 'single.bin'));
+    } finally {
+      await swarm.stop();
+    }
+  });
+
+  it('downloads a multi-file torrent with nested folders, a tiny file and a non-ASCII name', async () => {
+    const work = join(tmp.path, 'multi');
+    const swarm = await startSwarm({
+      workDir: work,
+      name: 'Tessera test — ünïcode',
+      files: [
+        { path: 'a/b/c/deep file.bin', bytes: 3 * MiB + 123 },
+        { path: 'a/tiny.txt', bytes: 100 },
+        { path: 'Ärger mit Leerzeichen/über.dat', bytes: 5 * MiB + 7 },
+        { path: 'z.bin', bytes: 2 * MiB },
+      ],
+      pieceLengthLog2: 18,
+      seeders: ['transmission', 'aria2'],
+      seed: 12,
+    });
+    try {
+      const out = join(work, 'out');
+      const run = await runCli(['download', swarm.torrentPath, '--out', out, '--json'], {
+        timeoutMs: 90_000,
+      });
+      expect(run.stderr).toBe('');
+      expect(run.code).toBe(0);
+      await compareTrees(join(swarm.sourceDir, swarm.contentName), join(out, swarm.contentName));
+    } finally {
+      await swarm.stop();
+    }
+  });
+
+  it('finishes from the remaining seeders when one is stopped mid-download', async () => {
+    const work = join(tmp.path, 'stop-one');
+    const swarm: Swarm = await startSwarm({
+      workDir: work,
+      files: { single: 24 * MiB, name: 'resilient.bin' },
+      pieceLengthLog2: 18,
+      seeders: ['transmission', 'aria2', 'qbittorrent'],
+      seed: 13,
+      // Slow enough that the download is still running when a seeder goes away.
+      uploadLimitKiBps: 2048,
+    });
+    try {
+      const out = join(work, 'out');
+      let stopped: Promise<void> | null = null;
+      const run = await runCli(['download', swarm.torrentPath, '--out', out, '--json'], {
+        timeoutMs: 120_000,
+        onEvent: (e) => {
+          if (
+            !stopped &&
+            e.event === 'progress' &&
+            typeof e.progress === 'number' &&
+            e.progress > 0.2
+          ) {
+            stopped = swarm.seeders[0]!.stop();
+          }
+        },
+      });
+      expect(stopped).not.toBeNull();
+      await stopped;
+      expect(run.stderr).toBe('');
+      expect(run.code).toBe(0);
+      await compareTrees(join(swarm.sourceDir, 'resilient.bin'), join(out, 'resilient.bin'));
+    } finally {
+      await swarm.stop();
+    }
+  });
+});
+
+describe('tessera download refuses what it cannot do, in one line', () => {
+  it('a file that is not a torrent', async () => {
+    const bad = join(tmp.path, 'bad.torrent');
+    await writeFile(bad, '<html>not a torrent</html>');
+    const run = await runCli(['download', bad, '--out', join(tmp.path, 'x')], {
+      timeoutMs: 15_000,
+    });
+    expect(run.code).toBe(1);
+    expect(run.stderr.trim().split('\n')).toHaveLength(1);
+    expect(run.stderr).toMatch(/^tessera: .*bencode/);
+  });
+
+  it('a tracker nobody answers at', async () => {
+    const work = join(tmp.path, 'dead-tracker');
+    await mkdir(work, { recursive: true });
+    await makeRandomFile(join(work, 'f.bin'), 100_000, 1);
+    const port = await freePort('127.0.0.1');
+    await makeTorrent({
+      source: join(work, 'f.bin'),
+      out: join(work, 'f.torrent'),
+      announce: [`http://127.0.0.1:${port}/announce`],
+      pieceLengthLog2: 15,
+    });
+    const run = await runCli(['download', join(work, 'f.torrent'), '--out', join(work, 'out')], {
+      timeoutMs: 60_000,
+    });
+    expect(run.code).toBe(1);
+    expect(run.stderr.trim().split('\n')).toHaveLength(1);
+    expect(run.stderr).toMatch(
+      /could not get peers from http:\/\/127\.0\.0\.1:\d+\/announce: .*(refused|ECONNREFUSED)/i,
+    );
+  });
+
+  it('a folder it cannot write to', async () => {
+    // A path below a regular file can never become a folder, for root too (root ignores
+    // permission bits, and CI runs as root).
+    const work = join(tmp.path, 'unwritable');
+    await mkdir(work, { recursive: true });
+    const blocker = join(work, 'blocker');
+    await writeFile(blocker, 'x');
+    await makeRandomFile(join(work, 'f.bin'), 1000, 1);
+    await makeTorrent({
+      source: join(work, 'f.bin'),
+      out: join(work, 'f.torrent'),
+      announce: ['http://127.0.0.1:1/announce'],
+      pieceLengthLog2: 15,
+    });
+    const run = await runCli(['download', join(work, 'f.torrent'), '--out', join(blocker, 'sub')], {
+      timeoutMs: 15_000,
+    });
+    expect(run.code).toBe(1);
+    expect(run.stderr.trim()).toMatch(
+      /^tessera: cannot write to .*blocker\/sub: a file is in the way$/,
+    );
+  });
+});
