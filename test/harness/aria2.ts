@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { HarnessError } from './errors';
-import { freePort, spawnLogged, waitFor, type Managed } from './proc';
+import { freePort, raceTimeout, spawnLogged, waitFor, type Managed } from './proc';
 import type { Seeder, SeederOptions } from './seeder-types';
 
 /** Options every aria2c run gets: loopback only, no DHT/LPD/PeX, IPv4, no preallocation. */
@@ -145,8 +145,7 @@ export async function aria2Download(o: {
         group: true,
       })
     : spawnLogged('aria2c', args, { logFile: `${logFile}.out` });
-  const timer = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), o.timeoutMs));
-  const outcome = await Promise.race([proc.exited(), timer]);
+  const outcome = await raceTimeout(proc.exited(), o.timeoutMs);
   const wallMs = Date.now() - started;
   if (outcome === 'timeout') {
     await proc.stop(2_000);

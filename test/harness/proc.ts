@@ -71,10 +71,9 @@ export function spawnLogged(
     async stop(graceMs = 5_000): Promise<void> {
       if (done) return;
       signal('SIGTERM');
-      const timer = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), graceMs));
-      if ((await Promise.race([exitedPromise, timer])) === 'timeout' && !done) {
+      if ((await raceTimeout(exitedPromise, graceMs)) === 'timeout' && !done) {
         signal('SIGKILL');
-        await Promise.race([exitedPromise, sleep(2_000)]);
+        await raceTimeout(exitedPromise, 2_000);
       }
     },
   };
@@ -109,6 +108,17 @@ export function runCommand(
         );
     });
   });
+}
+
+/** `p`'s value, or 'timeout' after `ms`; the timer is cleared so it never holds the process open. */
+export async function raceTimeout<T>(p: Promise<T>, ms: number): Promise<T | 'timeout'> {
+  let timer: NodeJS.Timeout | undefined;
+  const t = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), ms)));
+  try {
+    return await Promise.race([p, t]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 export function sleep(ms: number): Promise<void> {

@@ -1,0 +1,33 @@
+// Bundles one TypeScript bench script with esbuild (already a dev dependency) and runs it, so
+// benchmarks need no TS loader: node bench/swarm/run.mjs <script-name> [args...]
+import { build } from 'esbuild';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const [name, ...args] = process.argv.slice(2);
+if (!name) {
+  console.error('usage: node bench/swarm/run.mjs <script-name> [args...]');
+  process.exit(2);
+}
+const here = dirname(fileURLToPath(import.meta.url));
+const dir = mkdtempSync(join(tmpdir(), 'tessera-bench-build-'));
+try {
+  const outfile = join(dir, `${name}.mjs`);
+  await build({
+    entryPoints: [join(here, `${name}.ts`)],
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    packages: 'external',
+    outfile,
+    logLevel: 'warning',
+  });
+  const r = spawnSync(process.execPath, [outfile, ...args], { stdio: 'inherit' });
+  process.exitCode = r.status ?? 1;
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
