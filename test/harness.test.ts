@@ -7,6 +7,7 @@ import {
   HarnessError,
   aria2Download,
   allocateHost,
+  qbittorrentDownload,
   compareTrees,
   infoHashOf,
   makeRandomFile,
@@ -113,4 +114,33 @@ describe('real seeders on loopback, aria2c downloading', () => {
   it('(c) aria2c alone', () => downloadFrom('aria2', ['aria2'], false));
   it('(d) transmission + qbittorrent + aria2 together, multi-file, 3 MiB/s each', () =>
     downloadFrom('all', ['transmission', 'qbittorrent', 'aria2'], true, 3 * 1024));
+});
+
+describe('reference downloader qbittorrent-nox', () => {
+  it('(e) downloads from an aria2c seeder, byte-identical', async () => {
+    const workDir = join(tmp.path, 'qb-download');
+    const swarm = await startSwarm({
+      workDir,
+      files: { single: 16 * MiB + 4321, name: 'q.bin' },
+      pieceLengthLog2: 16,
+      seeders: ['aria2'],
+    });
+    try {
+      const outDir = join(workDir, 'download');
+      const r = await qbittorrentDownload({
+        torrent: swarm.torrentPath,
+        outDir,
+        host: allocateHost(),
+        workDir: join(workDir, 'qb'),
+        timeoutMs: 60_000,
+      });
+      console.log(
+        `[harness] qbittorrent-nox downloaded 16 MiB in ${(r.wallMs / 1000).toFixed(1)} s`,
+      );
+      await compareTrees(join(swarm.sourceDir, 'q.bin'), join(outDir, 'q.bin'));
+      expect(await swarm.seeders[0]!.uploadedBytes()).toBeGreaterThanOrEqual(16 * MiB);
+    } finally {
+      await swarm.stop();
+    }
+  });
 });
