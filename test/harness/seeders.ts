@@ -17,7 +17,9 @@ export function startSeeder(kind: SeederKind, o: SeederOptions): Promise<Seeder>
     case 'qbittorrent':
       return startQbittorrentSeeder(o);
     case 'rtorrent':
-      // rtorrent wants a terminal and an XML-RPC socket; not wrapped yet.
+      // rtorrent 0.9.8 starts fine (system.daemon.set=true, network.bind_address.set, SCGI) and
+      // announces as a seeder, but on loopback it stalls after ~1.4 MB to aria2c (daemon mode
+      // and under tmux alike), so it is not offered until that is understood.
       return Promise.reject(new HarnessError('CLIENT_ERROR', 'rtorrent seeder is not implemented'));
   }
 }

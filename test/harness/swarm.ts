@@ -62,7 +62,8 @@ export async function startSwarm(o: SwarmOptions): Promise<Swarm> {
     const infoHash = await infoHashOf(torrentPath);
     await tracker.allow(infoHash);
     // Seeders share the source data read-only: each one hash-checks it before seeding.
-    const started = await Promise.all(
+    // allSettled, not all: a failed start must not leave its siblings running unstopped.
+    const results = await Promise.allSettled(
       o.seeders.map((kind, i) =>
         startSeeder(kind, {
           torrent: torrentPath,
@@ -71,12 +72,13 @@ export async function startSwarm(o: SwarmOptions): Promise<Swarm> {
           workDir: join(o.workDir, `seeder-${i}-${kind}`),
           readyTimeoutMs: o.readyTimeoutMs,
           uploadLimitKiBps: o.uploadLimitKiBps,
-        }).then((s) => {
-          seeders.push(s);
-          return s;
         }),
       ),
     );
+    for (const r of results) if (r.status === 'fulfilled') seeders.push(r.value);
+    const failed = results.find((r) => r.status === 'rejected');
+    if (failed) throw failed.reason;
+    const started = [...seeders];
     // Downloaders get every seeder in their first announce reply.
     await waitFor(
       'tracker knows every seeder',
