@@ -82,9 +82,12 @@ describe('tessera download from real clients', () => {
     });
     try {
       const out = join(work, 'out');
-      const run = await runCli(['download', swarm.torrentPath, '--out', out, '--json'], {
-        timeoutMs: 120_000,
-      });
+      const run = await runCli(
+        ['download', swarm.torrentPath, '--out', out, '--json', '--bind', allocateHost()],
+        {
+          timeoutMs: 120_000,
+        },
+      );
       expect(run.stderr).toBe('');
       expect(run.code).toBe(0);
       const done = run.events.at(-1)!;
@@ -114,9 +117,12 @@ describe('tessera download from real clients', () => {
     });
     try {
       const out = join(work, 'out');
-      const run = await runCli(['download', swarm.torrentPath, '--out', out, '--json'], {
-        timeoutMs: 90_000,
-      });
+      const run = await runCli(
+        ['download', swarm.torrentPath, '--out', out, '--json', '--bind', allocateHost()],
+        {
+          timeoutMs: 90_000,
+        },
+      );
       expect(run.stderr).toBe('');
       expect(run.code).toBe(0);
       await compareTrees(join(swarm.sourceDir, swarm.contentName), join(out, swarm.contentName));
@@ -139,19 +145,22 @@ describe('tessera download from real clients', () => {
     try {
       const out = join(work, 'out');
       let stopped: Promise<void> | null = null;
-      const run = await runCli(['download', swarm.torrentPath, '--out', out, '--json'], {
-        timeoutMs: 120_000,
-        onEvent: (e) => {
-          if (
-            !stopped &&
-            e.event === 'progress' &&
-            typeof e.progress === 'number' &&
-            e.progress > 0.2
-          ) {
-            stopped = swarm.seeders[0]!.stop();
-          }
+      const run = await runCli(
+        ['download', swarm.torrentPath, '--out', out, '--json', '--bind', allocateHost()],
+        {
+          timeoutMs: 120_000,
+          onEvent: (e) => {
+            if (
+              !stopped &&
+              e.event === 'progress' &&
+              typeof e.progress === 'number' &&
+              e.progress > 0.2
+            ) {
+              stopped = swarm.seeders[0]!.stop();
+            }
+          },
         },
-      });
+      );
       expect(stopped).not.toBeNull();
       await stopped;
       expect(run.stderr).toBe('');

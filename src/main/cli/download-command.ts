@@ -5,7 +5,7 @@ import { progressReporter, type ProgressReporter } from './progress';
 import { readTorrentBytes } from './read-torrent-file';
 
 export const DOWNLOAD_USAGE =
-  'tessera download <file.torrent> --out <dir> [--json] [--peer ip:port]... [--port N] [--no-trackers] [--timeout seconds]';
+  'tessera download <file.torrent> --out <dir> [--json] [--peer ip:port]... [--port N] [--bind ip] [--no-trackers] [--timeout seconds]';
 
 /**
  * `tessera download`: fetches one torrent into <out>/<name>, verifying every piece, and exits 0
@@ -14,7 +14,7 @@ export const DOWNLOAD_USAGE =
 export async function runDownload(argv: readonly string[]): Promise<number> {
   const args = parseArgs(argv, {
     booleans: ['json', 'no-trackers'],
-    values: ['out', 'peer', 'port', 'timeout', 'max-peers'],
+    values: ['out', 'peer', 'port', 'timeout', 'max-peers', 'bind'],
   });
   if (args.positional.length !== 1) throw new UsageError(`usage: ${DOWNLOAD_USAGE}`);
   const out = value(args, 'out');
@@ -31,6 +31,7 @@ export async function runDownload(argv: readonly string[]): Promise<number> {
     listenPort: port ?? 0,
     noTrackers,
     maxPeersPerTorrent: maxPeers,
+    bindAddress: value(args, 'bind'),
   });
   const mode = flag(args, 'json') ? 'json' : process.stderr.isTTY ? 'tty' : 'plain';
   const reporter = progressReporter(mode, mode === 'json' ? process.stdout : process.stderr);

@@ -14,6 +14,11 @@ export interface SessionOptions {
   /** 0 or undefined: any free port. */
   listenPort?: number;
   listenHost?: string;
+  /**
+   * Local address for every connection we make and accept (default: any). Lets several
+   * clients share one machine as distinct hosts on 127.0.0.x, and pins traffic to one interface.
+   */
+  bindAddress?: string;
   maxPeersPerTorrent?: number;
   /** Where the list of torrents is kept so that a restart restores them; none when absent. */
   stateDir?: string;
@@ -156,6 +161,7 @@ export class Session extends EventEmitter<SessionEvents> {
       hashPool: this.hashPool,
       maxPeers: this.opts.maxPeersPerTorrent ?? 50,
       noTrackers: this.opts.noTrackers,
+      bindAddress: this.opts.bindAddress,
       addedAt,
     });
     // A torrent's failure is shown on that torrent; it must never take the session down.
@@ -172,10 +178,14 @@ export class Session extends EventEmitter<SessionEvents> {
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(this.opts.listenPort ?? 0, this.opts.listenHost ?? '0.0.0.0', () => {
-        server.off('error', reject);
-        resolve();
-      });
+      server.listen(
+        this.opts.listenPort ?? 0,
+        this.opts.bindAddress ?? this.opts.listenHost ?? '0.0.0.0',
+        () => {
+          server.off('error', reject);
+          resolve();
+        },
+      );
     });
     const address = server.address();
     this.portValue = typeof address === 'object' && address ? address.port : 0;

@@ -29,6 +29,8 @@ export interface SwarmOptions {
   maxPeers: number;
   /** Dials a peer; tests may join peers in memory instead. */
   dial?: (address: PeerAddress) => Duplex;
+  /** Local address for outgoing connections. */
+  bindAddress?: string;
   now?: () => number;
   /** The torrent's totals: every payload byte in and out is counted there too. */
   downMeter: RateMeter;
@@ -233,7 +235,7 @@ export class Swarm extends EventEmitter<SwarmEvents> {
     this.connecting++;
     const socket = this.opts.dial
       ? this.opts.dial(address)
-      : net.connect({ host: address.ip, port: address.port });
+      : net.connect({ host: address.ip, port: address.port, localAddress: this.opts.bindAddress });
     let settled = false;
     const fail = (why: string) => {
       if (settled) return;

@@ -34,6 +34,8 @@ export interface TorrentOptions {
   dial?: (address: PeerAddress) => Duplex;
   /** Trackers are not asked (tests, or peers given by hand). */
   noTrackers?: boolean;
+  /** Local address for outgoing connections. */
+  bindAddress?: string;
   addedAt?: number;
 }
 
@@ -93,6 +95,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
       listenPort: opts.listenPort,
       maxPeers: opts.maxPeers,
       dial: opts.dial,
+      bindAddress: opts.bindAddress,
       downMeter: this.down,
       upMeter: this.up,
     });
