@@ -1,0 +1,54 @@
+import { hasBit } from './bitfield';
+
+export interface PickerInput {
+  pieceCount: number;
+  /** Our verified pieces. */
+  have: Uint8Array;
+  /** The peer's pieces. */
+  peerHas: Uint8Array;
+  /** How many connected peers have each piece. */
+  availability: Uint16Array | Uint32Array;
+  /** Pieces already started (or being verified): never picked again as new. */
+  inFlight: (index: number) => boolean;
+  /** Fewer than a few pieces done: pick at random, so we soon have something to trade. */
+  randomFirst: boolean;
+  random?: () => number;
+}
+
+/**
+ * New pieces to start for a peer: the rarest ones it has and we lack, ties broken at random
+ * (so that downloaders spread over the swarm instead of all chasing the same piece).
+ *
+ * One pass over the pieces, keeping the `max` best seen so far: no sort of the whole torrent,
+ * so it stays cheap with 100,000 pieces; with rarity 1 (the least possible among connected
+ * peers) nothing can beat a full set of candidates, but the scan goes on only while it can.
+ */
+export function pickPieces(input: PickerInput, max: number): number[] {
+  const { pieceCount, have, peerHas, availability, inFlight } = input;
+  const random = input.random ?? Math.random;
+  if (max <= 0) return [];
+  const candidates: { index: number; rarity: number }[] = [];
+  let worst = -1;
+  let worstRarity = -1;
+  // Scan from a random piece: among equally rare pieces, which one wins is then random.
+  const start = pieceCount > 0 ? Math.floor(random() * pieceCount) : 0;
+  for (let k = 0; k < pieceCount; k++) {
+    const i = k + start < pieceCount ? k + start : k + start - pieceCount;
+    if (!hasBit(peerHas, i) || hasBit(have, i)) continue;
+    const rarity = input.randomFirst ? 0 : (availability[i] ?? 0);
+    if (candidates.length >= max && rarity >= worstRarity) continue;
+    if (inFlight(i)) continue;
+    if (candidates.length < max) candidates.push({ index: i, rarity });
+    else candidates[worst] = { index: i, rarity };
+    if (candidates.length === max) {
+      worst = 0;
+      for (let c = 1; c < candidates.length; c++)
+        if (candidates[c]!.rarity > candidates[worst]!.rarity) worst = c;
+      worstRarity = candidates[worst]!.rarity;
+      // In random-first mode every candidate is as good as any other: stop early.
+      if (input.randomFirst) break;
+    }
+  }
+  candidates.sort((a, b) => a.rarity - b.rarity);
+  return candidates.map((c) => c.index);
+}
