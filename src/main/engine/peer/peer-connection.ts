@@ -1,0 +1,264 @@
+import { EventEmitter } from 'node:events';
+import net from 'node:net';
+import type { Duplex } from 'node:stream';
+import { bitfieldLength, hasSpareBits } from '../picker/bitfield';
+import {
+  encodeHandshake,
+  encodeMessage,
+  encodePieceHeader,
+  encodeRequests,
+  WireDecoder,
+} from '../wire/codec';
+import { RESERVED_EXTENSION_PROTOCOL, type PeerMessage } from '../wire/messages';
+import { ProtocolError } from '../wire/protocol-error';
+
+export interface PeerConnectionOptions {
+  infoHash: Uint8Array;
+  peerId: Uint8Array;
+  pieceCount: number;
+  /** We dialled: our handshake goes first. Incoming: we answer theirs. */
+  outgoing: boolean;
+  /** Advertise the BEP 10 extension protocol. */
+  extensions?: boolean;
+  handshakeTimeoutMs?: number;
+  /** Nothing at all received for this long closes the connection. */
+  idleTimeoutMs?: number;
+  keepAliveIntervalMs?: number;
+  /** Bytes queued in the socket above which `writableNeedsDrain` is true. */
+  highWaterMarkBytes?: number;
+}
+
+export interface PeerConnectionEvents {
+  handshake: [peerId: Uint8Array, reserved: Uint8Array];
+  message: [message: PeerMessage];
+  close: [reason: string];
+}
+
+/**
+ * One peer over any Duplex (a TCP socket, or an in-memory pair in tests): the handshake, the
+ * four choke/interest flags, the rules a message must follow to be accepted, keep-alives and
+ * timeouts. What the messages mean for the download is the swarm's business.
+ */
+export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
+  amChoking = true;
+  amInterested = false;
+  peerChoking = true;
+  peerInterested = false;
+  peerId: Uint8Array | null = null;
+  /** Payload bytes of piece messages, and all bytes, each way. */
+  payloadBytesReceived = 0;
+  payloadBytesSent = 0;
+  bytesReceived = 0;
+  bytesSent = 0;
+  private closedReason: string | null = null;
+  private handshakeReceived = false;
+  private handshakeSent = false;
+  private messagesReceived = 0;
+  private readonly decoder = new WireDecoder();
+  private lastReceivedAt = Date.now();
+  private lastSentAt = Date.now();
+  private timer: NodeJS.Timeout | null = null;
+  private readonly opts: Required<Omit<PeerConnectionOptions, 'extensions'>> & {
+    extensions: boolean;
+  };
+
+  constructor(
+    private readonly socket: Duplex,
+    options: PeerConnectionOptions,
+  ) {
+    super();
+    this.opts = {
+      extensions: false,
+      handshakeTimeoutMs: 10_000,
+      idleTimeoutMs: 120_000,
+      keepAliveIntervalMs: 60_000,
+      highWaterMarkBytes: 1024 * 1024,
+      ...options,
+    };
+    if (socket instanceof net.Socket) socket.setNoDelay(true);
+  }
+
+  get closed(): boolean {
+    return this.closedReason !== null;
+  }
+
+  /** The socket has more queued than it should: wait for `drained()` before sending more data. */
+  get writableNeedsDrain(): boolean {
+    return this.socket.writableLength > this.opts.highWaterMarkBytes;
+  }
+
+  drained(): Promise<void> {
+    if (!this.writableNeedsDrain || this.closed) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        this.socket.off('drain', done);
+        this.off('close', done);
+        resolve();
+      };
+      this.socket.on('drain', done);
+      this.on('close', done);
+    });
+  }
+
+  start(): void {
+    const { socket } = this;
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('error', (err: Error) => this.close(`socket error: ${err.message}`));
+    socket.on('end', () => this.close('peer closed the connection'));
+    socket.on('close', () => this.close('connection closed'));
+    if (this.opts.outgoing) this.sendHandshake();
+    const started = Date.now();
+    this.timer = setInterval(() => this.onTimer(started), 1000);
+    this.timer.unref();
+  }
+
+  send(m: PeerMessage): void {
+    if (this.closed) return;
+    switch (m.type) {
+      case 'choke':
+        this.amChoking = true;
+        break;
+      case 'unchoke':
+        this.amChoking = false;
+        break;
+      case 'interested':
+        this.amInterested = true;
+        break;
+      case 'not-interested':
+        this.amInterested = false;
+        break;
+      default:
+        break;
+    }
+    this.write(encodeMessage(m));
+  }
+
+  sendRequests(requests: readonly { index: number; begin: number; length: number }[]): void {
+    if (this.closed || requests.length === 0) return;
+    this.write(encodeRequests(requests));
+  }
+
+  /** A block goes out as header + block, without copying the block into a new message. */
+  sendPiece(index: number, begin: number, block: Uint8Array): void {
+    if (this.closed) return;
+    this.socket.cork();
+    this.write(encodePieceHeader(index, begin, block.length));
+    this.write(block);
+    this.socket.uncork();
+    this.payloadBytesSent += block.length;
+  }
+
+  close(reason: string): void {
+    if (this.closedReason !== null) return;
+    this.closedReason = reason;
+    if (this.timer) clearInterval(this.timer);
+    this.socket.destroy();
+    this.emit('close', reason);
+  }
+
+  private write(bytes: Uint8Array): void {
+    this.bytesSent += bytes.length;
+    this.lastSentAt = Date.now();
+    this.socket.write(bytes);
+  }
+
+  private sendHandshake(): void {
+    if (this.handshakeSent) return;
+    this.handshakeSent = true;
+    const reserved = new Uint8Array(8);
+    if (this.opts.extensions)
+      reserved[RESERVED_EXTENSION_PROTOCOL.byte] = RESERVED_EXTENSION_PROTOCOL.mask;
+    this.write(
+      encodeHandshake({ reserved, infoHash: this.opts.infoHash, peerId: this.opts.peerId }),
+    );
+  }
+
+  private onTimer(startedAt: number): void {
+    const now = Date.now();
+    if (!this.handshakeReceived && now - startedAt > this.opts.handshakeTimeoutMs) {
+      this.close('no handshake in time');
+      return;
+    }
+    if (now - this.lastReceivedAt > this.opts.idleTimeoutMs) {
+      this.close(`nothing received for ${Math.round(this.opts.idleTimeoutMs / 1000)} s`);
+      return;
+    }
+    if (this.handshakeSent && now - this.lastSentAt > this.opts.keepAliveIntervalMs)
+      this.send({ type: 'keep-alive' });
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.closed) return;
+    this.bytesReceived += chunk.length;
+    this.lastReceivedAt = Date.now();
+    try {
+      this.decoder.push(chunk);
+      for (let item = this.decoder.next(); item && !this.closed; item = this.decoder.next()) {
+        if (item.kind === 'handshake')
+          this.onHandshake(item.handshake.infoHash, item.handshake.peerId, item.handshake.reserved);
+        else this.onMessage(item.message);
+      }
+    } catch (err) {
+      this.close(
+        err instanceof ProtocolError
+          ? `protocol error: ${err.message}`
+          : `error: ${(err as Error).message}`,
+      );
+    }
+  }
+
+  private onHandshake(infoHash: Uint8Array, peerId: Uint8Array, reserved: Uint8Array): void {
+    if (Buffer.compare(infoHash, this.opts.infoHash) !== 0)
+      throw new ProtocolError('info-hash mismatch in handshake');
+    this.handshakeReceived = true;
+    // Copies: the decoder's views point into a socket chunk.
+    this.peerId = Uint8Array.from(peerId);
+    if (!this.opts.outgoing) this.sendHandshake();
+    this.emit('handshake', this.peerId, Uint8Array.from(reserved));
+  }
+
+  private onMessage(m: PeerMessage): void {
+    const first = this.messagesReceived === 0;
+    if (m.type !== 'keep-alive') this.messagesReceived++;
+    switch (m.type) {
+      case 'bitfield':
+        if (!first) throw new ProtocolError('bitfield after other messages');
+        if (m.bitfield.length !== bitfieldLength(this.opts.pieceCount)) {
+          throw new ProtocolError(
+            `bitfield of ${m.bitfield.length} bytes for ${this.opts.pieceCount} pieces`,
+          );
+        }
+        if (hasSpareBits(m.bitfield, this.opts.pieceCount))
+          throw new ProtocolError('bitfield has bits set past the last piece');
+        break;
+      case 'have-all':
+      case 'have-none':
+        if (!first) throw new ProtocolError(`${m.type} after other messages`);
+        break;
+      case 'have':
+      case 'suggest':
+      case 'allowed-fast':
+        if (m.index >= this.opts.pieceCount)
+          throw new ProtocolError(`${m.type} for piece ${m.index} of ${this.opts.pieceCount}`);
+        break;
+      case 'choke':
+        this.peerChoking = true;
+        break;
+      case 'unchoke':
+        this.peerChoking = false;
+        break;
+      case 'interested':
+        this.peerInterested = true;
+        break;
+      case 'not-interested':
+        this.peerInterested = false;
+        break;
+      case 'piece':
+        this.payloadBytesReceived += m.block.length;
+        break;
+      default:
+        break;
+    }
+    this.emit('message', m);
+  }
+}
