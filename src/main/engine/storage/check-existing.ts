@@ -1,0 +1,53 @@
+import { setBit } from '../picker/bitfield';
+import type { PieceStorage } from './file-storage';
+import { verifyPiece, type HashPool } from './hash-pool';
+import type { StorageLayout } from './piece-layout';
+import { StorageError } from './storage-error';
+
+/** Pieces read and hashed at once: enough to keep the disk and the hashing workers busy. */
+const CONCURRENCY = 4;
+
+/**
+ * Which pieces are already on disk and correct: reads and verifies every piece (a missing or
+ * short file means those pieces are missing). Nothing on disk at all is answered at once.
+ */
+export async function checkExistingPieces(
+  storage: PieceStorage,
+  layout: StorageLayout,
+  pieceHashes: Uint8Array,
+  pool: HashPool,
+  onProgress?: (checked: number, total: number) => void,
+  isCancelled: () => boolean = () => false,
+): Promise<Uint8Array> {
+  const pieceCount = pieceHashes.length / 20;
+  const have = new Uint8Array(Math.ceil(pieceCount / 8));
+  if (!(await storage.anyFileExists())) return have;
+  let next = 0;
+  let checked = 0;
+  const worker = async () => {
+    while (next < pieceCount && !isCancelled()) {
+      const index = next++;
+      const length = Math.min(layout.pieceLength, layout.totalLength - index * layout.pieceLength);
+      let data: Uint8Array;
+      try {
+        data = await storage.read(index, 0, length);
+      } catch (err) {
+        if (err instanceof StorageError) {
+          checked++;
+          continue;
+        }
+        throw err;
+      }
+      const own = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+      const { ok } = await verifyPiece(
+        pool,
+        pieceHashes.subarray(index * 20, index * 20 + 20),
+        own,
+      );
+      if (ok) setBit(have, index);
+      onProgress?.(++checked, pieceCount);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(CONCURRENCY, pieceCount) }, worker));
+  return have;
+}

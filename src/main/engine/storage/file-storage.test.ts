@@ -1,0 +1,146 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtemp, readFile, rm, stat, symlink, writeFile, mkdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hasBit } from '../picker/bitfield';
+import { checkExistingPieces } from './check-existing';
+import { FileStorage } from './file-storage';
+import { HashPool } from './hash-pool';
+import { spansForRange, type StorageLayout } from './piece-layout';
+
+let dir: string;
+const pool = new HashPool(1);
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'tessera-storage-'));
+});
+afterAll(async () => {
+  await pool.destroy();
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** Files of 5, 0, 3, 10 and 2 bytes with 4-byte pieces: piece 1 spans files a, b (empty) and c. */
+function multiLayout(): StorageLayout {
+  const lengths = [5, 0, 3, 10, 2];
+  let offset = 0;
+  const files = lengths.map((length, i) => {
+    const f = { path: ['d', `${'abcde'[i]}.bin`], length, offset, padding: false };
+    offset += length;
+    return f;
+  });
+  return { name: 'multi', isMultiFile: true, pieceLength: 4, totalLength: offset, files };
+}
+
+describe('spansForRange', () => {
+  it('splits a piece across three files and skips the empty one', () => {
+    const spans = spansForRange(multiLayout(), 1, 0, 4);
+    expect(spans).toEqual([
+      { fileIndex: 0, fileOffset: 4, length: 1, rangeOffset: 0, padding: false },
+      { fileIndex: 2, fileOffset: 0, length: 3, rangeOffset: 1, padding: false },
+    ]);
+  });
+
+  it('the last piece is short and a range past the end is refused', () => {
+    const layout = multiLayout();
+    // 20 bytes in 4-byte pieces: piece 4 is bytes 16..20, the last two of d and both of e.
+    expect(spansForRange(layout, 4, 0, 4)).toEqual([
+      { fileIndex: 3, fileOffset: 8, length: 2, rangeOffset: 0, padding: false },
+      { fileIndex: 4, fileOffset: 0, length: 2, rangeOffset: 2, padding: false },
+    ]);
+    expect(() => spansForRange(layout, 4, 0, 5)).toThrow(RangeError);
+  });
+});
+
+describe('FileStorage', () => {
+  it('writes pieces spanning files at their positions and reads them back', async () => {
+    const layout = multiLayout();
+    const content = randomBytes(layout.totalLength);
+    const storage = await FileStorage.open(layout, dir);
+    // Out of order, as pieces complete in a swarm.
+    for (const index of [4, 1, 3, 0, 2]) {
+      const start = index * 4;
+      await storage.writePiece(index, content.subarray(start, Math.min(start + 4, content.length)));
+    }
+    expect(Buffer.from(await storage.read(1, 1, 3))).toEqual(content.subarray(5, 8));
+    await storage.close();
+    const files = ['a', 'b', 'c', 'd', 'e'].map((n) => path.join(dir, 'multi', 'd', `${n}.bin`));
+    const joined = Buffer.concat(await Promise.all(files.map((f) => readFile(f))));
+    expect(joined.equals(content)).toBe(true);
+    expect((await stat(files[1]!)).size).toBe(0);
+  });
+
+  it('checkExistingPieces keeps every valid piece and drops damaged or missing ones', async () => {
+    const layout: StorageLayout = {
+      name: 'single.bin',
+      isMultiFile: false,
+      pieceLength: 16,
+      totalLength: 40,
+      files: [{ path: [], length: 40, offset: 0, padding: false }],
+    };
+    const content = randomBytes(40);
+    const hashes = Buffer.concat(
+      [0, 1, 2].map((i) =>
+        createHash('sha1')
+          .update(content.subarray(i * 16, i * 16 + 16))
+          .digest(),
+      ),
+    );
+    const sub = path.join(dir, 'check');
+    const storage = await FileStorage.open(layout, sub);
+    expect([...(await checkExistingPieces(storage, layout, hashes, pool))]).toEqual([0]);
+    const damaged = Buffer.from(content.subarray(0, 30));
+    damaged[20]! ^= 0xff;
+    await mkdir(sub, { recursive: true });
+    await writeFile(path.join(sub, 'single.bin'), damaged);
+    const have = await checkExistingPieces(storage, layout, hashes, pool);
+    expect([hasBit(have, 0), hasBit(have, 1), hasBit(have, 2)]).toEqual([true, false, false]);
+    await storage.close();
+  });
+
+  it('reports a disk problem as a StorageError naming the file', async () => {
+    const layout: StorageLayout = {
+      name: 'x',
+      isMultiFile: true,
+      pieceLength: 4,
+      totalLength: 4,
+      files: [{ path: ['sub', 'f'], length: 4, offset: 0, padding: false }],
+    };
+    const sub = path.join(dir, 'blocked');
+    await mkdir(path.join(sub, 'x'), { recursive: true });
+    await writeFile(path.join(sub, 'x', 'sub'), 'a file where a folder must be');
+    const storage = await FileStorage.open(layout, sub);
+    await expect(storage.writePiece(0, Buffer.from('abcd'))).rejects.toMatchObject({
+      code: 'storage',
+      message: expect.stringMatching(/x\/sub\/f/),
+    });
+  });
+
+  it('does not follow a symlink planted where a file goes', async () => {
+    const layout: StorageLayout = {
+      name: 'evil',
+      isMultiFile: false,
+      pieceLength: 4,
+      totalLength: 4,
+      files: [{ path: [], length: 4, offset: 0, padding: false }],
+    };
+    const sub = path.join(dir, 'symlink');
+    await mkdir(sub, { recursive: true });
+    const outside = path.join(dir, 'outside.txt');
+    await writeFile(outside, 'keep');
+    await symlink(outside, path.join(sub, 'evil'));
+    const storage = await FileStorage.open(layout, sub);
+    await expect(storage.writePiece(0, Buffer.from('PWND'))).rejects.toThrow(/symbolic link/);
+    expect(await readFile(outside, 'utf8')).toBe('keep');
+  });
+
+  it('remove deletes the files and the folders it made, nothing else', async () => {
+    const layout = multiLayout();
+    const sub = path.join(dir, 'remove');
+    const storage = await FileStorage.open(layout, sub);
+    await storage.writePiece(0, Buffer.from('abcd'));
+    await writeFile(path.join(sub, 'other.txt'), 'not ours');
+    await storage.remove();
+    await expect(stat(path.join(sub, 'multi'))).rejects.toThrow();
+    expect(await readFile(path.join(sub, 'other.txt'), 'utf8')).toBe('not ours');
+  });
+});

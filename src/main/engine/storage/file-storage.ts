@@ -1,0 +1,291 @@
+import { constants } from 'node:fs';
+import { mkdir, open, rm, rmdir, stat, type FileHandle } from 'node:fs/promises';
+import path from 'node:path';
+import { resolveInside } from '../metainfo/paths';
+import { spansForRange, type StorageLayout } from './piece-layout';
+import { describeFsError, StorageError } from './storage-error';
+
+/** Pieces in and out of wherever they are kept (STYLE.md 12). */
+export interface PieceStorage {
+  /** Writes a whole verified piece. */
+  writePiece(index: number, data: Uint8Array): Promise<void>;
+  /** Reads part of a piece (to upload it, or to check it). Missing data throws a StorageError. */
+  read(index: number, begin: number, length: number): Promise<Uint8Array>;
+  /** Whether any of the torrent's files exist on disk yet: if none do, there is nothing to check. */
+  anyFileExists(): Promise<boolean>;
+  close(): Promise<void>;
+  /** Deletes the files this torrent wrote, and the folders it made that are left empty. */
+  remove?(): Promise<void>;
+}
+
+const MAX_OPEN_FILES = 64;
+// O_NOFOLLOW: a symlink planted inside the download folder must not redirect our writes.
+const WRITE_FLAGS = constants.O_RDWR | constants.O_CREAT | (constants.O_NOFOLLOW ?? 0);
+const READ_FLAGS = constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0);
+
+/**
+ * The torrent's files on disk, written at their positions with positional I/O. Files are
+ * created on first write (never truncated, so data from earlier runs stays), and a bounded
+ * number of handles is kept open.
+ */
+export class FileStorage implements PieceStorage {
+  private readonly handles = new Map<number, OpenFile>();
+  private readonly opening = new Map<number, Promise<OpenFile>>();
+  private readonly paths: string[];
+  /** The folder holding a multi-file torrent; null for a single file. */
+  private readonly root: string | null;
+
+  private constructor(
+    private readonly layout: StorageLayout,
+    downloadDir: string,
+  ) {
+    const dir = path.resolve(downloadDir);
+    this.root = layout.isMultiFile ? resolveInside(dir, [layout.name]) : null;
+    this.paths = layout.files.map((f) =>
+      resolveInside(dir, layout.isMultiFile ? [layout.name, ...f.path] : [layout.name]),
+    );
+  }
+
+  static async open(layout: StorageLayout, downloadDir: string): Promise<FileStorage> {
+    const storage = new FileStorage(layout, downloadDir);
+    await storage.createEmptyFiles();
+    return storage;
+  }
+
+  filePath(index: number): string {
+    return this.paths[index]!;
+  }
+
+  async writePiece(index: number, data: Uint8Array): Promise<void> {
+    for (const span of spansForRange(this.layout, index, 0, data.length)) {
+      if (span.padding) continue;
+      const file = this.paths[span.fileIndex]!;
+      await this.withHandle(span.fileIndex, true, async (handle) => {
+        try {
+          let done = 0;
+          while (done < span.length) {
+            const { bytesWritten } = await handle.write(
+              data,
+              span.rangeOffset + done,
+              span.length - done,
+              span.fileOffset + done,
+            );
+            if (bytesWritten === 0)
+              throw Object.assign(new Error('no bytes written'), { code: 'ENOSPC' });
+            done += bytesWritten;
+          }
+        } catch (err) {
+          throw describeFsError(err, 'writing', file);
+        }
+      });
+    }
+  }
+
+  async read(index: number, begin: number, length: number): Promise<Uint8Array> {
+    const out = Buffer.alloc(length);
+    for (const span of spansForRange(this.layout, index, begin, length)) {
+      if (span.padding) continue; // zeros
+      const file = this.paths[span.fileIndex]!;
+      const done = await this.withHandle(span.fileIndex, false, async (handle) => {
+        let got = 0;
+        try {
+          while (got < span.length) {
+            const { bytesRead } = await handle.read(
+              out,
+              span.rangeOffset + got,
+              span.length - got,
+              span.fileOffset + got,
+            );
+            if (bytesRead === 0) break;
+            got += bytesRead;
+          }
+        } catch (err) {
+          throw describeFsError(err, 'reading', file);
+        }
+        return got;
+      });
+      if (done < span.length)
+        throw new StorageError(
+          `${file} is shorter than expected (data missing at byte ${span.fileOffset + done})`,
+          'ESHORT',
+        );
+    }
+    return out;
+  }
+
+  async anyFileExists(): Promise<boolean> {
+    for (let i = 0; i < this.paths.length; i++) {
+      const f = this.layout.files[i]!;
+      if (f.padding || f.length === 0) continue;
+      try {
+        await stat(this.paths[i]!);
+        return true;
+      } catch {
+        // keep looking
+      }
+    }
+    return false;
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled([...this.opening.values()]);
+    const handles = [...this.handles.values()];
+    this.handles.clear();
+    await Promise.allSettled(handles.map((h) => h.handle.close()));
+  }
+
+  async remove(): Promise<void> {
+    await this.close();
+    await Promise.all(
+      this.paths.map((p, i) =>
+        this.layout.files[i]!.padding ? undefined : rm(p, { force: true }),
+      ),
+    );
+    if (!this.root) return;
+    // Remove the folders we may have made, deepest first, but only when empty.
+    const dirs = new Set<string>();
+    for (const p of this.paths) {
+      for (let d = path.dirname(p); d.startsWith(this.root); d = path.dirname(d)) {
+        dirs.add(d);
+        if (d === this.root) break;
+      }
+    }
+    for (const d of [...dirs].sort((a, b) => b.length - a.length))
+      await rmdir(d).catch(() => undefined);
+  }
+
+  /** Zero-length files are part of the torrent too, and no piece will ever write them. */
+  private async createEmptyFiles(): Promise<void> {
+    for (let i = 0; i < this.paths.length; i++) {
+      const f = this.layout.files[i]!;
+      if (f.length !== 0 || f.padding) continue;
+      const file = this.paths[i]!;
+      try {
+        await mkdir(path.dirname(file), { recursive: true });
+        await (await open(file, WRITE_FLAGS, 0o644)).close();
+      } catch (err) {
+        throw describeFsError(err, 'writing', file);
+      }
+    }
+  }
+
+  /** Runs `fn` with an open handle that stays open (is not evicted) until `fn` is done. */
+  private async withHandle<T>(
+    fileIndex: number,
+    writable: boolean,
+    fn: (h: FileHandle) => Promise<T>,
+  ): Promise<T> {
+    const entry = await this.acquire(fileIndex, writable);
+    entry.users++;
+    try {
+      return await fn(entry.handle);
+    } finally {
+      entry.users--;
+      this.evict();
+    }
+  }
+
+  private async acquire(fileIndex: number, writable: boolean): Promise<OpenFile> {
+    for (;;) {
+      const cached = this.handles.get(fileIndex);
+      if (cached && (cached.writable || !writable)) {
+        // Map order is use order: move to the back.
+        this.handles.delete(fileIndex);
+        this.handles.set(fileIndex, cached);
+        return cached;
+      }
+      const pending = this.opening.get(fileIndex);
+      if (!pending) break;
+      await pending.catch(() => undefined);
+    }
+    const opening = this.openFile(fileIndex, writable);
+    this.opening.set(fileIndex, opening);
+    try {
+      const entry = await opening;
+      const previous = this.handles.get(fileIndex);
+      this.handles.delete(fileIndex);
+      if (previous) this.retire(previous);
+      this.handles.set(fileIndex, entry);
+      this.evict();
+      return entry;
+    } finally {
+      this.opening.delete(fileIndex);
+    }
+  }
+
+  private async openFile(fileIndex: number, writable: boolean): Promise<OpenFile> {
+    const file = this.paths[fileIndex]!;
+    try {
+      if (writable) {
+        await mkdir(path.dirname(file), { recursive: true });
+        return { handle: await open(file, WRITE_FLAGS, 0o644), writable: true, users: 0 };
+      }
+      return { handle: await open(file, READ_FLAGS), writable: false, users: 0 };
+    } catch (err) {
+      if (!writable && (err as NodeJS.ErrnoException).code === 'ENOENT')
+        throw new StorageError(`${file} does not exist yet`, 'ENOENT');
+      throw describeFsError(err, writable ? 'writing' : 'opening', file);
+    }
+  }
+
+  /** Closes least recently used handles beyond the limit, never one in use. */
+  private evict(): void {
+    if (this.handles.size <= MAX_OPEN_FILES) return;
+    for (const [index, entry] of this.handles) {
+      if (this.handles.size <= MAX_OPEN_FILES) break;
+      if (entry.users > 0) continue;
+      this.handles.delete(index);
+      this.retire(entry);
+    }
+  }
+
+  private retire(entry: OpenFile): void {
+    const closeWhenIdle = () => {
+      if (entry.users > 0) {
+        setTimeout(closeWhenIdle, 10);
+        return;
+      }
+      void entry.handle.close().catch(() => undefined);
+    };
+    closeWhenIdle();
+  }
+}
+
+interface OpenFile {
+  handle: FileHandle;
+  writable: boolean;
+  /** Operations using the handle right now. */
+  users: number;
+}
+
+/** Storage in memory, for tests: same interface, no disk. */
+export class MemoryStorage implements PieceStorage {
+  readonly bytes: Buffer;
+
+  constructor(
+    private readonly layout: StorageLayout,
+    initial?: Uint8Array,
+  ) {
+    this.bytes = Buffer.alloc(layout.totalLength);
+    if (initial) this.bytes.set(initial.subarray(0, layout.totalLength));
+    this.written = initial !== undefined;
+  }
+
+  private written: boolean;
+
+  async writePiece(index: number, data: Uint8Array): Promise<void> {
+    this.bytes.set(data, index * this.layout.pieceLength);
+    this.written = true;
+  }
+
+  async read(index: number, begin: number, length: number): Promise<Uint8Array> {
+    const start = index * this.layout.pieceLength + begin;
+    return Uint8Array.from(this.bytes.subarray(start, start + length));
+  }
+
+  async anyFileExists(): Promise<boolean> {
+    return this.written;
+  }
+
+  async close(): Promise<void> {}
+}
