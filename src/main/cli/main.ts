@@ -8,7 +8,6 @@ const USAGE = `Tessera — a BitTorrent client that shows the swarm.
 usage:
   ${DOWNLOAD_USAGE}
   ${INFO_USAGE}
-  tessera serve [--port N] [--host 127.0.0.1] [--download-dir DIR] [--state-dir DIR]
   tessera --help | --version`;
 
 async function main(argv: string[]): Promise<number> {
@@ -18,10 +17,6 @@ async function main(argv: string[]): Promise<number> {
       return runDownload(rest);
     case 'info':
       return runInfo(rest);
-    case 'serve': {
-      const { runServe } = await import('../server/serve-command');
-      return runServe(rest);
-    }
     case '--version':
     case '-v':
       process.stdout.write('tessera 0.1.0\n');

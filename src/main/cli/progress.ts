@@ -1,4 +1,4 @@
-import type { TorrentSummary } from '../../../shared/torrent-types';
+import type { TorrentSummary } from '../../shared/torrent-types';
 import { formatBytes, formatEta, formatRate } from './format';
 
 /** How a running download reports itself: a bar on a terminal, lines in a log, JSON for tools. */

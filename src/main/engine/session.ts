@@ -263,7 +263,7 @@ export class Session extends EventEmitter<SessionEvents> {
   }
 
   private async restore(stateDir: string): Promise<void> {
-    let saved: SavedTorrent[] = [];
+    let saved: SavedTorrent[];
     try {
       const json: unknown = JSON.parse(await readFile(path.join(stateDir, 'session.json'), 'utf8'));
       saved = parseSavedSession(json);

@@ -75,6 +75,13 @@ function compareBytes(a: Uint8Array, b: Uint8Array): number {
 }
 
 function latin1(bytes: Uint8Array): string {
+  // Dict keys are almost always short; building the string directly is several times faster
+  // than going through a Buffer view, and keys are decoded once per dict entry.
+  if (bytes.length <= 32) {
+    let s = '';
+    for (let i = 0; i < bytes.length; i++) s += String.fromCharCode(bytes[i]!);
+    return s;
+  }
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
 }
 

@@ -78,6 +78,33 @@ describe('parseMetainfo: a valid single-file torrent', () => {
   });
 });
 
+describe('parseMetainfo: accepted with a warning', () => {
+  it('piece length not a power of two (MI-05)', () => {
+    const m = parseMetainfo(single({ 'piece length': 3 * 16384 + 1, pieces: hashes(1) }));
+    expect(m.pieceLength).toBe(49153);
+    expect(m.warnings).toContain("'piece length' 49153 is not a power of two");
+  });
+
+  it('a piece length below 16 KiB is valid (AD-07)', () => {
+    expect(parseMetainfo(single({ 'piece length': 1000, pieces: hashes(40) })).pieceCount).toBe(40);
+  });
+
+  it('trailing bytes after the torrent (BEN-08)', () => {
+    const m = parseMetainfo(Buffer.concat([single(), Buffer.from('\r\n')]));
+    expect(m.warnings).toContain('2 bytes after the end of the torrent were ignored');
+  });
+
+  it('wrong-typed optional fields outside info are ignored', () => {
+    const m = parseMetainfo(
+      single({}, { 'creation date': 'yesterday', comment: 5, 'url-list': 7 }),
+    );
+    expect(m.creationDate).toBeNull();
+    expect(m.comment).toBeNull();
+    expect(m.urlList).toEqual([]);
+    expect(m.warnings).toContain("'creation date' is not an integer; ignored");
+  });
+});
+
 describe('parseMetainfo: multi-file (MI-03, MI-04)', () => {
   it('computes offsets across piece boundaries', () => {
     const files = [
@@ -462,6 +489,27 @@ describe('fuzz: never anything but a Metainfo or an InvalidTorrentError', () => 
       }),
       { numRuns: 3000 },
     );
+  });
+
+  it('every prefix of a 50 KB torrent is an InvalidTorrentError (AD-02)', () => {
+    const files = Array.from({ length: 30 }, (_, i) => ({
+      length: 11_000 + i,
+      path: ['dir', `file-${i}.bin`],
+    }));
+    const total = files.reduce((n, f) => n + f.length, 0);
+    const big = multi(files, { 'piece length': 128, pieces: hashes(Math.ceil(total / 128)) });
+    expect(big.length).toBeGreaterThan(50_000);
+    expect(parseMetainfo(big).files.length).toBe(30);
+    let refused = 0;
+    for (let n = 0; n < big.length; n++) {
+      try {
+        parseMetainfo(big.subarray(0, n));
+      } catch (e) {
+        if (e instanceof InvalidTorrentError) refused++;
+        else throw e;
+      }
+    }
+    expect(refused).toBe(big.length);
   });
 
   it('every prefix of a valid torrent is an InvalidTorrentError (AD-02)', () => {

@@ -118,7 +118,7 @@ describe('PeerConnection', () => {
 
   it('closes on a bitfield that is not the first message, and on have beyond the last piece', async () => {
     const late = await connectedTo(10);
-    late.raw.write(encodeMessage({ type: 'unchoke' }));
+    late.raw.write(encodeMessage({ type: 'have', index: 1 }));
     late.raw.write(encodeMessage({ type: 'bitfield', bitfield: new Uint8Array(2) }));
     await until(() => late.reasons.length === 1);
     expect(late.reasons[0]).toMatch(/bitfield after other messages/);

@@ -53,7 +53,7 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
   private closedReason: string | null = null;
   private handshakeReceived = false;
   private handshakeSent = false;
-  private messagesReceived = 0;
+  private pieceMessagesReceived = 0;
   private readonly decoder = new WireDecoder();
   private lastReceivedAt = Date.now();
   private lastSentAt = Date.now();
@@ -218,8 +218,18 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
   }
 
   private onMessage(m: PeerMessage): void {
-    const first = this.messagesReceived === 0;
-    if (m.type !== 'keep-alive') this.messagesReceived++;
+    // The bitfield (or have-all/none) must come before any other news of pieces; the BEP 10
+    // extension handshake, port, choke and interest messages may come first.
+    const first = this.pieceMessagesReceived === 0;
+    if (
+      m.type === 'have' ||
+      m.type === 'bitfield' ||
+      m.type === 'have-all' ||
+      m.type === 'have-none' ||
+      m.type === 'piece'
+    ) {
+      this.pieceMessagesReceived++;
+    }
     switch (m.type) {
       case 'bitfield':
         if (!first) throw new ProtocolError('bitfield after other messages');

@@ -6,6 +6,7 @@ import { PeerConnection } from '../peer/peer-connection';
 import { describeClient } from '../peer/peer-id';
 import { countBits } from '../picker/bitfield';
 import type { PeerMessage } from '../wire/messages';
+import { debugLog } from '../util/debug-log';
 import { RateMeter } from '../util/rate-meter';
 import {
   BLOCK_SIZE,
@@ -126,7 +127,18 @@ export class Swarm extends EventEmitter<SwarmEvents> {
   }
 
   addPeers(addresses: readonly PeerAddress[], source: PeerSource): void {
-    this.directory.add(addresses, source);
+    // Trackers hand us back our own address; dialling ourselves wastes a connection slot.
+    const port = this.opts.listenPort();
+    this.directory.add(
+      addresses.filter(
+        (a) =>
+          !(
+            a.port === port &&
+            (a.ip === this.opts.bindAddress || isLocalWildcardSelf(a.ip, this.opts.bindAddress))
+          ),
+      ),
+      source,
+    );
     if (this.running) this.maintainConnections();
   }
 
@@ -239,6 +251,7 @@ export class Swarm extends EventEmitter<SwarmEvents> {
     let settled = false;
     const fail = (why: string) => {
       if (settled) return;
+      debugLog('peer', `${key}: dial failed: ${why}`);
       settled = true;
       this.connecting--;
       clearTimeout(timer);
@@ -328,6 +341,10 @@ export class Swarm extends EventEmitter<SwarmEvents> {
     }
     const { scheduler } = this.opts;
     if (scheduler.haveCount > 0) peer.conn.send({ type: 'bitfield', bitfield: scheduler.have });
+    debugLog(
+      'peer',
+      `${peer.key} handshake: ${peer.client}, reserved ${Buffer.from(reserved).toString('hex')}`,
+    );
     this.emit('peer-connected', peer.key);
   }
 
@@ -456,6 +473,10 @@ export class Swarm extends EventEmitter<SwarmEvents> {
   }
 
   private onClose(peer: Peer, reason: string): void {
+    debugLog(
+      'peer',
+      `${peer.key} (${peer.client}) closed: ${reason}; got ${peer.down.totalBytes} B, sent ${peer.up.totalBytes} B`,
+    );
     if (this.peers.get(peer.key) !== peer) return;
     this.peers.delete(peer.key);
     const { scheduler } = this.opts;
@@ -560,3 +581,8 @@ export class Swarm extends EventEmitter<SwarmEvents> {
 }
 
 const MAX_UPLOAD_QUEUE_ADVERTISED = MAX_QUEUED_UPLOADS;
+
+/** Without a bind address we listen on every interface: any loopback address is then us. */
+function isLocalWildcardSelf(ip: string, bindAddress: string | undefined): boolean {
+  return bindAddress === undefined && (ip === '127.0.0.1' || ip === '::1');
+}

@@ -113,6 +113,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
             left: m.totalLength - this.doneBytes,
           }),
           { infoHash: m.infoHash, peerId: opts.peerId, port: opts.listenPort() },
+          { localAddress: opts.bindAddress },
         );
     this.announcer?.on('peers', (peers) => this.swarm.addPeers(peers, 'tracker'));
   }
