@@ -200,7 +200,13 @@ describe('tessera download refuses what it cannot do, in one line', () => {
       timeoutMs: 60_000,
     });
     expect(run.code).toBe(1);
-    expect(run.stderr.trim().split('\n')).toHaveLength(1);
+    // Progress lines may come first; the error is one line, the last.
+    const errors = run.stderr
+      .trim()
+      .split('\n')
+      .filter((l) => l.startsWith('tessera:'));
+    expect(errors).toHaveLength(1);
+    expect(run.stderr.trim().split('\n').at(-1)).toBe(errors[0]);
     expect(run.stderr).toMatch(
       /could not get peers from http:\/\/127\.0\.0\.1:\d+\/announce: .*(refused|ECONNREFUSED)/i,
     );
