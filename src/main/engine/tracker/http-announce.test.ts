@@ -1,0 +1,201 @@
+import http from 'node:http';
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { bencode } from '../bencode/encode';
+import {
+  buildAnnounceUrl,
+  httpAnnounce,
+  MAX_PEERS_PER_REPLY,
+  parseAnnounceResponse,
+  percentEncodeBytes,
+  TrackerError,
+  type AnnounceRequest,
+} from './http-announce';
+
+const request: AnnounceRequest = {
+  infoHash: Uint8Array.from({ length: 20 }, (_, i) => i * 13),
+  peerId: Buffer.from('-TS0100-abcdefghijkl'),
+  port: 6881,
+  uploaded: 0,
+  downloaded: 10,
+  left: 1000,
+  event: 'started',
+};
+
+/** The reference: every byte either unreserved (RFC 3986) or %XX. */
+function reference(bytes: Uint8Array): string {
+  return [...bytes]
+    .map((b) =>
+      /[A-Za-z0-9\-._~]/.test(String.fromCharCode(b))
+        ? String.fromCharCode(b)
+        : `%${b.toString(16).padStart(2, '0').toUpperCase()}`,
+    )
+    .join('');
+}
+
+describe('announce URL', () => {
+  it('percent-encodes every byte value 0..255 one by one', () => {
+    for (let start = 0; start < 256; start += 20) {
+      const bytes = Uint8Array.from({ length: 20 }, (_, i) => (start + i) & 255);
+      expect(percentEncodeBytes(bytes)).toBe(reference(bytes));
+      // Decoding %XX byte by byte gives the same bytes back (a UTF-8 string encoder would not).
+      const encoded = percentEncodeBytes(bytes);
+      const decoded = Buffer.from(
+        encoded.replace(/%([0-9A-F]{2})/g, (_m, h: string) => String.fromCharCode(parseInt(h, 16))),
+        'latin1',
+      );
+      expect(decoded).toEqual(Buffer.from(bytes));
+    }
+  });
+
+  it('carries every field and keeps an existing query string', () => {
+    const url = buildAnnounceUrl('http://t.example/announce?passkey=abc', request);
+    expect(url.startsWith('http://t.example/announce?passkey=abc&info_hash=')).toBe(true);
+    for (const part of [
+      'port=6881',
+      'uploaded=0',
+      'downloaded=10',
+      'left=1000',
+      'compact=1',
+      'event=started',
+      `peer_id=-TS0100-abcdefghijkl`,
+    ]) {
+      expect(url).toContain(part);
+    }
+  });
+});
+
+describe('tracker replies', () => {
+  const compact = Buffer.from([127, 0, 0, 2, 0x1a, 0xe1, 10, 0, 0, 1, 0, 0 /* port 0: dropped */]);
+
+  it('reads compact peers (BEP 23), dictionary peers and peers6 (BEP 7)', () => {
+    const v6 = Buffer.alloc(18);
+    v6.writeUInt16BE(0x2001, 0);
+    v6.writeUInt16BE(1, 14);
+    v6.writeUInt16BE(6881, 16);
+    const r = parseAnnounceResponse(
+      bencode({
+        interval: 120,
+        'min interval': 60,
+        complete: 3,
+        incomplete: 1,
+        peers: compact,
+        peers6: v6,
+      }),
+    );
+    expect(r.peers).toEqual([
+      { ip: '127.0.0.2', port: 6881 },
+      { ip: '2001::1', port: 6881 },
+    ]);
+    expect(r).toMatchObject({ intervalSec: 120, minIntervalSec: 60, complete: 3, incomplete: 1 });
+    const dict = parseAnnounceResponse(
+      bencode({
+        interval: 1800,
+        peers: [
+          { ip: '10.1.2.3', port: 51413, 'peer id': 'x'.repeat(20) },
+          { ip: 'evil.example', port: 1 },
+          { ip: '10.0.0.9', port: 0 },
+        ],
+      }),
+    );
+    expect(dict.peers).toEqual([{ ip: '10.1.2.3', port: 51413 }]);
+  });
+
+  it('turns failure reason, HTML, truncation and garbage into specific errors', () => {
+    expect(() =>
+      parseAnnounceResponse(bencode({ 'failure reason': 'torrent not registered' })),
+    ).toThrow('tracker said: torrent not registered');
+    expect(() =>
+      parseAnnounceResponse(Buffer.from('<html><body>502 Bad Gateway</body></html>')),
+    ).toThrow('tracker replied with HTML, not bencode');
+    const whole = Buffer.from(bencode({ interval: 60, peers: compact }));
+    expect(() => parseAnnounceResponse(whole.subarray(0, whole.length - 4))).toThrow(TrackerError);
+    expect(() => parseAnnounceResponse(Buffer.from('i42e'))).toThrow(
+      'tracker reply is not a dictionary',
+    );
+    expect(() => parseAnnounceResponse(new Uint8Array())).toThrow('empty reply');
+  });
+
+  it('keeps a warning message and clamps absurd intervals', () => {
+    const r = parseAnnounceResponse(
+      bencode({ interval: 1, 'warning message': 'slow down', peers: '' }),
+    );
+    expect(r.warning).toBe('slow down');
+    expect(r.intervalSec).toBe(60);
+  });
+
+  it('caps a huge peer list', () => {
+    const many = Buffer.alloc(6 * 10_000);
+    for (let i = 0; i < 10_000; i++) {
+      many.writeUInt32BE(0x0a000000 + i, i * 6);
+      many.writeUInt16BE(6881, i * 6 + 4);
+    }
+    expect(parseAnnounceResponse(bencode({ interval: 60, peers: many })).peers).toHaveLength(
+      MAX_PEERS_PER_REPLY,
+    );
+  });
+});
+
+describe('httpAnnounce against a real HTTP server on loopback', () => {
+  let server: http.Server | null = null;
+  afterEach(() => {
+    server?.closeAllConnections();
+    server?.close();
+    server = null;
+  });
+
+  async function serve(handler: http.RequestListener): Promise<string> {
+    server = http.createServer(handler);
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    return `http://127.0.0.1:${(server.address() as AddressInfo).port}/announce`;
+  }
+
+  it('announces and parses the reply, with the info-hash bytes intact on the server side', async () => {
+    let seenHash: Buffer | null = null;
+    const url = await serve((req, res) => {
+      const raw = /info_hash=([^&]*)/.exec(req.url ?? '')![1]!;
+      seenHash = Buffer.from(
+        raw.replace(/%([0-9A-F]{2})/g, (_m, h: string) => String.fromCharCode(parseInt(h, 16))),
+        'latin1',
+      );
+      res.end(Buffer.from(bencode({ interval: 900, peers: Buffer.from([127, 0, 0, 9, 0, 80]) })));
+    });
+    const r = await httpAnnounce(url, request);
+    expect(r.peers).toEqual([{ ip: '127.0.0.9', port: 80 }]);
+    expect(seenHash).toEqual(Buffer.from(request.infoHash));
+  });
+
+  it('follows a redirect, reports HTTP errors, times out, and refuses an oversized body', async () => {
+    const url = await serve((req, res) => {
+      if (req.url?.startsWith('/announce')) {
+        res.writeHead(302, { location: `/moved${req.url.slice('/announce'.length)}` }).end();
+      } else if (req.url?.startsWith('/moved'))
+        res.end(Buffer.from(bencode({ interval: 60, peers: '' })));
+      else if (req.url?.startsWith('/404')) res.writeHead(404).end('nope');
+      else if (req.url?.startsWith('/big')) res.end(Buffer.alloc(5000, 0x61));
+      // /hang: never answers
+    });
+    const base = url.replace('/announce', '');
+    await expect(httpAnnounce(url, request)).resolves.toMatchObject({ intervalSec: 60 });
+    await expect(httpAnnounce(`${base}/404`, request)).rejects.toThrow('tracker returned HTTP 404');
+    await expect(httpAnnounce(`${base}/hang`, request, { timeoutMs: 200 })).rejects.toThrow(
+      'tracker timed out',
+    );
+    await expect(httpAnnounce(`${base}/big`, request, { maxBodyBytes: 1000 })).rejects.toThrow(
+      'larger than 1000 bytes',
+    );
+  });
+
+  it('names a refused connection', async () => {
+    const url = await serve(() => undefined);
+    const port = (server!.address() as AddressInfo).port;
+    server!.close();
+    server = null;
+    await expect(httpAnnounce(`http://127.0.0.1:${port}/announce`, request)).rejects.toThrow(
+      /could not connect to tracker \(ECONNREFUSED\)/,
+    );
+    void url;
+  });
+});
