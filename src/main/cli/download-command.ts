@@ -5,7 +5,7 @@ import { progressReporter, type ProgressReporter } from './progress';
 import { readTorrentBytes } from './read-torrent-file';
 
 export const DOWNLOAD_USAGE =
-  'tessera download <file.torrent> --out <dir> [--json] [--peer ip:port]... [--port N] [--bind ip] [--no-trackers] [--timeout seconds]';
+  'tessera download <file.torrent> --out <dir> [--json] [--peer ip:port]... [--port N] [--bind ip] [--no-trackers] [--timeout seconds] [--seed]';
 
 /**
  * `tessera download`: fetches one torrent into <out>/<name>, verifying every piece, and exits 0
@@ -13,7 +13,7 @@ export const DOWNLOAD_USAGE =
  */
 export async function runDownload(argv: readonly string[]): Promise<number> {
   const args = parseArgs(argv, {
-    booleans: ['json', 'no-trackers'],
+    booleans: ['json', 'no-trackers', 'seed'],
     values: ['out', 'peer', 'port', 'timeout', 'max-peers', 'bind'],
   });
   if (args.positional.length !== 1) throw new UsageError(`usage: ${DOWNLOAD_USAGE}`);
@@ -44,6 +44,7 @@ export async function runDownload(argv: readonly string[]): Promise<number> {
       haveManualPeers: peers.length > 0,
       timeoutSec,
       mode,
+      seed: flag(args, 'seed'),
     });
   } finally {
     await session.close();
@@ -53,7 +54,13 @@ export async function runDownload(argv: readonly string[]): Promise<number> {
 async function waitForCompletion(
   torrent: Torrent,
   reporter: ProgressReporter,
-  o: { haveManualPeers: boolean; timeoutSec: number | undefined; mode: 'tty' | 'plain' | 'json' },
+  o: {
+    haveManualPeers: boolean;
+    timeoutSec: number | undefined;
+    mode: 'tty' | 'plain' | 'json';
+    /** Keep serving the complete torrent to others until interrupted. */
+    seed: boolean;
+  },
 ): Promise<number> {
   const started = Date.now();
   return new Promise<number>((resolve, reject) => {
@@ -66,17 +73,22 @@ async function waitForCompletion(
       if ('error' in result) reject(result.error);
       else resolve(result.code);
     };
+    let seeding = false;
     const onDone = () => {
       reporter.finish(torrent.summary(), Date.now() - started);
-      finish({ code: 0 });
+      if (!o.seed) return finish({ code: 0 });
+      seeding = true;
+      if (o.mode !== 'json') process.stderr.write('Seeding; press Ctrl+C to stop.\n');
     };
     const onError = (err: Error) => finish({ error: err });
     const onSigint = () => {
+      if (seeding) return finish({ code: 0 });
       process.stderr.write('\ninterrupted: verified pieces are kept on disk\n');
       finish({ code: 130 });
     };
     const tick = () => {
       reporter.update(torrent.summary());
+      if (seeding) return;
       const trackerProblem = !o.haveManualPeers ? unreachableTrackers(torrent) : null;
       if (trackerProblem) finish({ error: new EngineError('tracker-unreachable', trackerProblem) });
       else if (o.timeoutSec !== undefined && Date.now() - started > o.timeoutSec * 1000) {

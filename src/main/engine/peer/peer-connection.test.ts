@@ -116,13 +116,19 @@ describe('PeerConnection', () => {
     expect(spare.reasons[0]).toMatch(/past the last piece/);
   });
 
-  it('closes on a bitfield that is not the first message, and on have beyond the last piece', async () => {
+  it('takes a later bitfield as the new state (aria2 does this) but not a late have-all', async () => {
     const late = await connectedTo(10);
+    const got = collect(late.conn);
     late.raw.write(encodeMessage({ type: 'have', index: 1 }));
-    late.raw.write(encodeMessage({ type: 'bitfield', bitfield: new Uint8Array(2) }));
+    late.raw.write(encodeMessage({ type: 'bitfield', bitfield: Uint8Array.from([0x60, 0]) }));
+    await until(() => got.length === 2);
+    expect(late.reasons).toEqual([]);
+    late.raw.write(encodeMessage({ type: 'have-all' }));
     await until(() => late.reasons.length === 1);
-    expect(late.reasons[0]).toMatch(/bitfield after other messages/);
+    expect(late.reasons[0]).toMatch(/have-all after other messages/);
+  });
 
+  it('closes on have beyond the last piece', async () => {
     const have = await connectedTo(10);
     have.raw.write(encodeMessage({ type: 'have', index: 10 }));
     await until(() => have.reasons.length === 1);

@@ -106,6 +106,8 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
     socket.on('error', (err: Error) => this.close(`socket error: ${err.message}`));
     socket.on('end', () => this.close('peer closed the connection'));
     socket.on('close', () => this.close('connection closed'));
+    // The session paused an incoming socket while it read the handshake's info-hash.
+    socket.resume();
     if (this.opts.outgoing) this.sendHandshake();
     const started = Date.now();
     this.timer = setInterval(() => this.onTimer(started), 1000);
@@ -218,8 +220,10 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
   }
 
   private onMessage(m: PeerMessage): void {
-    // The bitfield (or have-all/none) must come before any other news of pieces; the BEP 10
-    // extension handshake, port, choke and interest messages may come first.
+    // Have-all/none (BEP 6) must come before any other news of pieces (the BEP 10 handshake,
+    // port, choke and interest may come first). A bitfield may come later too: aria2 sends a
+    // fresh bitfield instead of 'have' messages, and libtorrent and Transmission accept that,
+    // so we take it as the peer's new state.
     const first = this.pieceMessagesReceived === 0;
     if (
       m.type === 'have' ||
@@ -232,7 +236,6 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
     }
     switch (m.type) {
       case 'bitfield':
-        if (!first) throw new ProtocolError('bitfield after other messages');
         if (m.bitfield.length !== bitfieldLength(this.opts.pieceCount)) {
           throw new ProtocolError(
             `bitfield of ${m.bitfield.length} bytes for ${this.opts.pieceCount} pieces`,

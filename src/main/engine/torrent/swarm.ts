@@ -352,14 +352,14 @@ export class Swarm extends EventEmitter<SwarmEvents> {
     const { scheduler } = this.opts;
     switch (m.type) {
       case 'bitfield':
-        peer.has.set(m.bitfield);
-        this.recountHas(peer);
+        this.replaceHas(peer, m.bitfield);
         return;
-      case 'have-all':
-        peer.has.set(scheduler.have.map(() => 0xff));
-        this.trimSpareBits(peer.has);
-        this.recountHas(peer);
+      case 'have-all': {
+        const all = new Uint8Array(peer.has.length).fill(0xff);
+        this.trimSpareBits(all);
+        this.replaceHas(peer, all);
         return;
+      }
       case 'have-none':
         return;
       case 'have': {
@@ -493,14 +493,22 @@ export class Swarm extends EventEmitter<SwarmEvents> {
     this.maintainConnections();
   }
 
-  private recountHas(peer: Peer): void {
-    const { scheduler } = this.opts;
-    const count = countBits(peer.has);
-    if (peer.hasCount === 0) {
-      for (let i = 0; i < this.opts.pieceCount; i++)
-        if (peer.has[i >> 3]! & (0x80 >> (i & 7))) scheduler.availability[i]!++;
+  /** The peer's whole piece set changed (bitfield, have-all): availability follows the difference. */
+  private replaceHas(peer: Peer, next: Uint8Array): void {
+    const { availability } = this.opts.scheduler;
+    for (let byte = 0; byte < next.length; byte++) {
+      const before = peer.has[byte]!;
+      const after = next[byte]!;
+      if (before === after) continue;
+      for (let bit = 0; bit < 8; bit++) {
+        const mask = 0x80 >> bit;
+        const index = byte * 8 + bit;
+        if ((after & mask) !== 0 && (before & mask) === 0) availability[index]!++;
+        else if ((after & mask) === 0 && (before & mask) !== 0) availability[index]!--;
+      }
     }
-    peer.hasCount = count;
+    peer.has.set(next);
+    peer.hasCount = countBits(peer.has);
     this.updateInterest(peer);
     this.requestMore(peer);
   }
