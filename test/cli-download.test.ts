@@ -9,6 +9,7 @@ import {
   allocateHost,
   compareTrees,
   freePort,
+  infoHashOf,
   makeRandomFile,
   makeTempDir,
   makeTorrent,
@@ -44,7 +45,8 @@ function runCli(
       const lines = partial.split('\n');
       partial = lines.pop() ?? '';
       for (const line of lines) {
-        if (!line.startsWith('{')) continue;
+        // `--json` progress is one object per line; anything else (pretty output) is skipped.
+        if (!line.startsWith('{') || !line.endsWith('}')) continue;
         const event = JSON.parse(line) as Record<string, unknown>;
         events.push(event);
         o.onEvent?.(event);
@@ -233,5 +235,39 @@ describe('tessera download refuses what it cannot do, in one line', () => {
     expect(run.stderr.trim()).toMatch(
       /^tessera: cannot write to .*blocker\/sub: a file is in the way$/,
     );
+  });
+});
+
+describe('tessera info', () => {
+  it('prints what a .torrent holds, with the info-hash transmission-show computes', async () => {
+    const work = join(tmp.path, 'info');
+    await mkdir(join(work, 'content', 'sub'), { recursive: true });
+    await makeRandomFile(join(work, 'content', 'a.bin'), 70_000, 3);
+    await makeRandomFile(join(work, 'content', 'sub', 'b.bin'), 5_000, 4);
+    const torrent = join(work, 'content.torrent');
+    await makeTorrent({
+      source: join(work, 'content'),
+      out: torrent,
+      announce: ['http://127.0.0.1:1/announce'],
+      pieceLengthLog2: 15,
+    });
+    const run = await runCli(['info', torrent, '--json'], { timeoutMs: 15_000 });
+    expect(run.code).toBe(0);
+    const info = JSON.parse(run.stdout) as Record<string, unknown>;
+    expect(info).toMatchObject({
+      name: 'content',
+      infoHash: await infoHashOf(torrent),
+      totalBytes: 75_000,
+      pieceLength: 32_768,
+      pieceCount: 3,
+      trackers: [['http://127.0.0.1:1/announce']],
+    });
+    expect(info.files).toEqual([
+      { path: 'content/a.bin', length: 70_000 },
+      { path: 'content/sub/b.bin', length: 5_000 },
+    ]);
+    const text = await runCli(['info', torrent], { timeoutMs: 15_000 });
+    expect(text.stdout).toMatch(/^Name: +content$/m);
+    expect(text.stdout).toMatch(/Pieces: +3 × 32\.0 KiB/);
   });
 });
