@@ -1,0 +1,161 @@
+// Two engines in one process, on loopback: the Session and Torrent lifecycle (pause, resume,
+// remove, restart from the state folder). Interop with other clients is in cli-*.test.ts.
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Session, type Torrent } from '../src/main/engine';
+import { makeFixture } from './support/torrent-fixture';
+
+let dir: string;
+const sessions: Session[] = [];
+beforeEach(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'tessera-session-'));
+});
+afterEach(async () => {
+  await Promise.all(sessions.splice(0).map((s) => s.close()));
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function session(name: string, stateDir?: string): Promise<Session> {
+  const s = await Session.create({
+    downloadDir: path.join(dir, name),
+    listenHost: '127.0.0.1',
+    noTrackers: true,
+    stateDir,
+  });
+  sessions.push(s);
+  return s;
+}
+
+function waitFor<T>(
+  what: string,
+  probe: () => T | undefined | false,
+  timeoutMs = 20_000,
+): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  return new Promise((resolve, reject) => {
+    const tick = () => {
+      const v = probe();
+      if (v) return resolve(v);
+      if (Date.now() > end) return reject(new Error(`timed out waiting for ${what}`));
+      setTimeout(tick, 20);
+    };
+    tick();
+  });
+}
+
+const done = (t: Torrent) =>
+  new Promise<void>((resolve) => (t.isComplete ? resolve() : t.once('done', () => resolve())));
+
+describe('Session', () => {
+  it('downloads from a seeding session, seeds once complete, and reports progress', async () => {
+    const fx = makeFixture({
+      name: 'pair',
+      files: [
+        { path: ['a.bin'], bytes: 3_000_000 },
+        { path: ['d', 'b.bin'], bytes: 10 },
+      ],
+      pieceLength: 65_536,
+    });
+    const seedSession = await session('seed');
+    await fx.writeTo(path.join(dir, 'seed'));
+    const seed = await seedSession.addTorrent(fx.torrent);
+    await done(seed);
+    expect(seed.state).toBe('seeding');
+
+    const leechSession = await session('leech');
+    const leech = await leechSession.addTorrent(fx.torrent);
+    leech.addPeers([{ ip: '127.0.0.1', port: seedSession.port }]);
+    await done(leech);
+    const got = await readFile(path.join(dir, 'leech', 'pair', 'a.bin'));
+    expect(got.equals(fx.files[0]!.data)).toBe(true);
+    const summary = leech.summary();
+    expect(summary).toMatchObject({
+      state: 'seeding',
+      progress: 1,
+      piecesDone: summary.pieceCount,
+      wastedBytes: 0,
+    });
+    expect(summary.downloadedBytes).toBe(fx.content.length);
+    const detail = leech.detail();
+    expect(detail.pieces.every((p) => p === 2)).toBe(true);
+    expect(detail.files.map((f) => [f.path, f.progress])).toEqual([
+      ['pair/a.bin', 1],
+      ['pair/d/b.bin', 1],
+    ]);
+    expect(seed.summary().uploadedBytes).toBe(fx.content.length);
+  });
+
+  it('pause stops all traffic; resume finishes the download', async () => {
+    const fx = makeFixture({
+      name: 'big.bin',
+      files: { single: 24_000_000 },
+      pieceLength: 262_144,
+    });
+    const seedSession = await session('seed');
+    await fx.writeTo(path.join(dir, 'seed'));
+    await done(await seedSession.addTorrent(fx.torrent));
+
+    const leechSession = await session('leech');
+    const leech = await leechSession.addTorrent(fx.torrent);
+    // Pause from inside the first 'piece' event: deterministic however fast the machine is.
+    const paused = new Promise<void>((resolve) =>
+      leech.once('piece', () => void leech.pause().then(resolve)),
+    );
+    leech.addPeers([{ ip: '127.0.0.1', port: seedSession.port }]);
+    await paused;
+    expect(leech.state).toBe('paused');
+    expect(leech.summary().peersConnected).toBe(0);
+    const before = leech.summary();
+    expect(before.progress).toBeLessThan(1);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(leech.summary().downloadedBytes).toBe(before.downloadedBytes);
+    expect(leech.summary().piecesDone).toBeLessThanOrEqual(before.piecesDone + 8);
+    await leech.resume();
+    leech.addPeers([{ ip: '127.0.0.1', port: seedSession.port }]);
+    await done(leech);
+    expect((await readFile(path.join(dir, 'leech', 'big.bin'))).equals(fx.content)).toBe(true);
+  });
+
+  it('remembers its torrents and their paused state across a restart', async () => {
+    const fx = makeFixture({ name: 'kept.bin', files: { single: 100_000 }, pieceLength: 16_384 });
+    const stateDir = path.join(dir, 'state');
+    const first = await session('dl', stateDir);
+    const t = await first.addTorrent(fx.torrent, { paused: true });
+    expect(t.state).toBe('paused');
+    await first.close();
+    sessions.splice(sessions.indexOf(first), 1);
+
+    const second = await session('dl', stateDir);
+    const restored = second.getTorrent(t.id);
+    expect(restored?.summary().name).toBe('kept.bin');
+    expect(restored?.state).toBe('paused');
+    await expect(second.addTorrent(fx.torrent)).rejects.toMatchObject({
+      code: 'duplicate-torrent',
+    });
+  });
+
+  it('remove with deleteData deletes what it downloaded', async () => {
+    const fx = makeFixture({
+      name: 'gone',
+      files: [{ path: ['x.bin'], bytes: 50_000 }],
+      pieceLength: 16_384,
+    });
+    const s = await session('dl');
+    await fx.writeTo(path.join(dir, 'dl'));
+    const t = await s.addTorrent(fx.torrent);
+    await done(t);
+    await s.removeTorrent(t.id, { deleteData: true });
+    expect(s.getTorrent(t.id)).toBeUndefined();
+    await expect(stat(path.join(dir, 'dl', 'gone'))).rejects.toThrow();
+  });
+
+  it('refuses a bad torrent with a specific error and keeps the others', async () => {
+    const s = await session('dl');
+    await expect(s.addTorrent(Buffer.from('d4:infod4:name1:xee'))).rejects.toMatchObject({
+      code: 'invalid-torrent',
+    });
+    expect(s.torrents()).toHaveLength(0);
+  });
+});
