@@ -28,23 +28,6 @@ async function session(name: string, stateDir?: string): Promise<Session> {
   return s;
 }
 
-function waitFor<T>(
-  what: string,
-  probe: () => T | undefined | false,
-  timeoutMs = 20_000,
-): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  return new Promise((resolve, reject) => {
-    const tick = () => {
-      const v = probe();
-      if (v) return resolve(v);
-      if (Date.now() > end) return reject(new Error(`timed out waiting for ${what}`));
-      setTimeout(tick, 20);
-    };
-    tick();
-  });
-}
-
 const done = (t: Torrent) =>
   new Promise<void>((resolve) => (t.isComplete ? resolve() : t.once('done', () => resolve())));
 
