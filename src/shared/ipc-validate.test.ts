@@ -1,0 +1,42 @@
+import { describe, expect, it } from 'vitest';
+import { COMMAND_NAMES } from './ipc';
+import { PayloadError, validateCommand } from './ipc-validate';
+
+const id = 'a'.repeat(40);
+
+describe('validateCommand', () => {
+  it('accepts every well-formed command', () => {
+    expect(
+      validateCommand('torrent:add', { fileName: 'x.torrent', bytes: new Uint8Array([100]) }).name,
+    ).toBe('torrent:add');
+    expect(validateCommand('torrent:pause', { ids: [id] }).args).toEqual({ ids: [id] });
+    expect(validateCommand('torrent:remove', { ids: [id], deleteData: false }).args).toEqual({
+      ids: [id],
+      deleteData: false,
+    });
+    expect(validateCommand('torrent:select', { id: null }).args).toEqual({ id: null });
+    expect(validateCommand('session:get', {}).args).toEqual({});
+    expect(COMMAND_NAMES).toHaveLength(6);
+  });
+
+  it.each([
+    ['nope', {}, /unknown command "nope"/],
+    ['torrent:pause', { ids: ['../../etc'] }, /is not a torrent id/],
+    ['torrent:pause', { ids: 'x' }, /expected a list/],
+    ['torrent:pause', { ids: [id], extra: 1 }, /unexpected field "extra"/],
+    ['torrent:remove', { ids: [id] }, /deleteData: expected true or false/],
+    ['torrent:add', { fileName: 'x', bytes: 'AAAA' }, /expected the file’s bytes/],
+    [
+      'torrent:add',
+      { fileName: 'x', bytes: new Uint8Array(10_000_001) },
+      /larger than a \.torrent file can be/,
+    ],
+    ['torrent:add', { fileName: 'x', bytes: new Uint8Array(0) }, /is empty/],
+    ['torrent:select', { id: 42 }, /expected a torrent id or null/],
+    ['torrent:pause', null, /expected an object/],
+    ['torrent:pause', [id], /expected an object/],
+  ])('refuses %s %j with a specific message', (name, args, message) => {
+    expect(() => validateCommand(name, args)).toThrow(PayloadError);
+    expect(() => validateCommand(name, args)).toThrow(message);
+  });
+});

@@ -1,0 +1,89 @@
+// Runtime checks of every command payload that arrives from a renderer or a browser: it is
+// untrusted input, checked before the engine sees it (DESIGN.md, rules of the house).
+import { isCommandName, MAX_TORRENT_FILE_BYTES, type CommandArgs, type CommandName } from './ipc';
+
+export class PayloadError extends Error {
+  readonly code = 'bad-request';
+}
+
+const ID = /^[0-9a-f]{40}$/;
+const MAX_IDS = 10_000;
+
+function record(v: unknown, what: string): Record<string, unknown> {
+  if (typeof v !== 'object' || v === null || Array.isArray(v) || v instanceof Uint8Array) {
+    throw new PayloadError(`${what}: expected an object`);
+  }
+  return v as Record<string, unknown>;
+}
+
+function onlyKeys(o: Record<string, unknown>, allowed: string[], what: string): void {
+  for (const key of Object.keys(o))
+    if (!allowed.includes(key)) throw new PayloadError(`${what}: unexpected field "${key}"`);
+}
+
+function ids(v: unknown, what: string): string[] {
+  if (!Array.isArray(v)) throw new PayloadError(`${what}.ids: expected a list of torrent ids`);
+  if (v.length > MAX_IDS) throw new PayloadError(`${what}.ids: too many ids`);
+  for (const id of v)
+    if (typeof id !== 'string' || !ID.test(id))
+      throw new PayloadError(
+        `${what}.ids: "${String(id).slice(0, 60)}" is not a torrent id (40 hex digits)`,
+      );
+  return v as string[];
+}
+
+type Validators = { [K in CommandName]: (args: unknown) => CommandArgs<K> };
+
+const validators: Validators = {
+  'torrent:add': (args) => {
+    const o = record(args, 'torrent:add');
+    onlyKeys(o, ['fileName', 'bytes'], 'torrent:add');
+    if (typeof o.fileName !== 'string' || o.fileName.length > 1024)
+      throw new PayloadError('torrent:add.fileName: expected a file name');
+    if (!(o.bytes instanceof Uint8Array))
+      throw new PayloadError('torrent:add.bytes: expected the file’s bytes');
+    if (o.bytes.length === 0) throw new PayloadError(`${o.fileName} is empty`);
+    if (o.bytes.length > MAX_TORRENT_FILE_BYTES)
+      throw new PayloadError(`${o.fileName} is larger than a .torrent file can be (10 MB)`);
+    return { fileName: o.fileName, bytes: o.bytes };
+  },
+  'torrent:pause': (args) => {
+    const o = record(args, 'torrent:pause');
+    onlyKeys(o, ['ids'], 'torrent:pause');
+    return { ids: ids(o.ids, 'torrent:pause') };
+  },
+  'torrent:resume': (args) => {
+    const o = record(args, 'torrent:resume');
+    onlyKeys(o, ['ids'], 'torrent:resume');
+    return { ids: ids(o.ids, 'torrent:resume') };
+  },
+  'torrent:remove': (args) => {
+    const o = record(args, 'torrent:remove');
+    onlyKeys(o, ['ids', 'deleteData'], 'torrent:remove');
+    if (typeof o.deleteData !== 'boolean')
+      throw new PayloadError('torrent:remove.deleteData: expected true or false');
+    return { ids: ids(o.ids, 'torrent:remove'), deleteData: o.deleteData };
+  },
+  'torrent:select': (args) => {
+    const o = record(args, 'torrent:select');
+    onlyKeys(o, ['id'], 'torrent:select');
+    if (o.id !== null && (typeof o.id !== 'string' || !ID.test(o.id)))
+      throw new PayloadError('torrent:select.id: expected a torrent id or null');
+    return { id: o.id as string | null };
+  },
+  'session:get': (args) => {
+    const o = record(args ?? {}, 'session:get');
+    onlyKeys(o, [], 'session:get');
+    return {};
+  },
+};
+
+/** Checks a command's name and arguments; throws PayloadError with a specific message. */
+export function validateCommand(
+  name: unknown,
+  args: unknown,
+): { name: CommandName; args: CommandArgs<CommandName> } {
+  if (!isCommandName(name))
+    throw new PayloadError(`unknown command "${String(name).slice(0, 60)}"`);
+  return { name, args: validators[name](args) };
+}
