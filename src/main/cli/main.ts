@@ -2,12 +2,14 @@ import { EngineError } from '../engine';
 import { UsageError } from './args';
 import { DOWNLOAD_USAGE, runDownload } from './download-command';
 import { INFO_USAGE, runInfo } from './info-command';
+import { runServe, SERVE_USAGE } from '../server/serve-command';
 
 const USAGE = `Tessera — a BitTorrent client that shows the swarm.
 
 usage:
   ${DOWNLOAD_USAGE}
   ${INFO_USAGE}
+  ${SERVE_USAGE}
   tessera --help | --version`;
 
 async function main(argv: string[]): Promise<number> {
@@ -17,6 +19,8 @@ async function main(argv: string[]): Promise<number> {
       return runDownload(rest);
     case 'info':
       return runInfo(rest);
+    case 'serve':
+      return runServe(rest);
     case '--version':
     case '-v':
       process.stdout.write('tessera 0.1.0\n');
