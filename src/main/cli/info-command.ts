@@ -1,5 +1,5 @@
 import { readTorrentFile } from './read-torrent-file';
-import { formatBytes } from './format';
+import { formatBytes } from '../../shared/format';
 import { flag, parseArgs, UsageError } from './args';
 
 export const INFO_USAGE = 'tessera info <file.torrent> [--json]';

@@ -1,5 +1,5 @@
 import type { TorrentSummary } from '../../shared/torrent-types';
-import { formatBytes, formatEta, formatRate } from './format';
+import { formatBytes, formatEta, formatRate } from '../../shared/format';
 
 /** How a running download reports itself: a bar on a terminal, lines in a log, JSON for tools. */
 export interface ProgressReporter {

@@ -1,0 +1,171 @@
+import { useState } from 'react';
+import { formatBytes, formatRate } from '../../shared/format';
+import type { PeerRow } from '../../shared/torrent-types';
+import { useAppState } from '../app-context';
+import { PieceMap } from './PieceMap';
+
+const TABS = ['Pieces', 'Peers', 'Files', 'Trackers'] as const;
+type Tab = (typeof TABS)[number];
+
+/** Choke/interest flags as letters, the way BitTorrent clients show them, with a title that spells them out. */
+function flags(p: PeerRow): { text: string; title: string } {
+  const parts: [boolean, string, string][] = [
+    [!p.peerChoking && p.amInterested, 'D', 'downloading from them'],
+    [p.peerChoking && p.amInterested, 'd', 'we want data, they choke us'],
+    [!p.amChoking && p.peerInterested, 'U', 'uploading to them'],
+    [p.amChoking && p.peerInterested, 'u', 'they want data, we choke them'],
+    [!p.outgoing, 'I', 'they connected to us'],
+  ];
+  const on = parts.filter(([set]) => set);
+  return {
+    text: on.map(([, l]) => l).join('') || '–',
+    title: on.map(([, , t]) => t).join('; ') || 'idle',
+  };
+}
+
+function PeersTab() {
+  const peers = useAppState((s) => s.detail?.peers ?? []);
+  if (peers.length === 0) return <p className="muted">No peers connected.</p>;
+  return (
+    <table className="detail-table" aria-label="Peers">
+      <thead>
+        <tr>
+          <th scope="col">Address</th>
+          <th scope="col">Client</th>
+          <th scope="col">Flags</th>
+          <th scope="col">Down</th>
+          <th scope="col">Up</th>
+          <th scope="col">Their progress</th>
+          <th scope="col">Requests</th>
+          <th scope="col">Source</th>
+        </tr>
+      </thead>
+      <tbody>
+        {peers.map((p) => {
+          const f = flags(p);
+          return (
+            <tr key={p.address} aria-label={p.address}>
+              <td className="mono">{p.address}</td>
+              <td>{p.client}</td>
+              <td className="mono" title={f.title}>
+                {f.text}
+              </td>
+              <td className="num">{formatRate(p.downBytesPerSec)}</td>
+              <td className="num">{formatRate(p.upBytesPerSec)}</td>
+              <td className="num">{(p.progress * 100).toFixed(1)} %</td>
+              <td className="num">{p.requestsInFlight}</td>
+              <td>{p.source}</td>
+            </tr>
+          );
+        })}
+      </tbody>
+    </table>
+  );
+}
+
+function FilesTab() {
+  const files = useAppState((s) => s.detail?.files ?? []);
+  return (
+    <table className="detail-table" aria-label="Files">
+      <thead>
+        <tr>
+          <th scope="col">Path</th>
+          <th scope="col">Size</th>
+          <th scope="col">Done</th>
+        </tr>
+      </thead>
+      <tbody>
+        {files.map((f) => (
+          <tr key={f.path}>
+            <td>{f.path}</td>
+            <td className="num">{formatBytes(f.lengthBytes)}</td>
+            <td className="num">{(f.progress * 100).toFixed(1)} %</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+function TrackersTab() {
+  const trackers = useAppState((s) => s.detail?.trackers ?? []);
+  if (trackers.length === 0) return <p className="muted">This torrent has no trackers.</p>;
+  const time = (t: number | null) => (t === null ? '–' : new Date(t).toLocaleTimeString());
+  return (
+    <table className="detail-table" aria-label="Trackers">
+      <thead>
+        <tr>
+          <th scope="col">Tier</th>
+          <th scope="col">URL</th>
+          <th scope="col">Status</th>
+          <th scope="col">Last announce</th>
+          <th scope="col">Peers returned</th>
+          <th scope="col">Seeds / leechers</th>
+          <th scope="col">Last error</th>
+        </tr>
+      </thead>
+      <tbody>
+        {trackers.map((t) => (
+          <tr key={t.url}>
+            <td className="num">{t.tier + 1}</td>
+            <td className="mono">{t.url}</td>
+            <td>{t.status}</td>
+            <td>{time(t.lastAnnounceAt)}</td>
+            <td className="num">{t.peersReturned ?? '–'}</td>
+            <td className="num">
+              {t.seeders ?? '–'} / {t.leechers ?? '–'}
+            </td>
+            <td className="error-text">{t.lastError ?? t.lastWarning ?? ''}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+export function DetailPane() {
+  const [tab, setTab] = useState<Tab>('Pieces');
+  const name = useAppState(
+    (s) => s.detail?.summary.name ?? (s.selected[0] ? s.torrents[s.selected[0]]?.name : undefined),
+  );
+  const detail = useAppState((s) => s.detail);
+  if (!name)
+    return (
+      <section className="detail empty-detail">
+        Select a torrent to see its pieces, peers, files and trackers.
+      </section>
+    );
+  return (
+    <section className="detail" aria-label={`Details of ${name}`}>
+      <div role="tablist" aria-label="Detail views">
+        {TABS.map((t) => (
+          <button
+            key={t}
+            type="button"
+            role="tab"
+            id={`tab-${t}`}
+            aria-selected={tab === t}
+            aria-controls={`panel-${t}`}
+            onClick={() => setTab(t)}
+          >
+            {t}
+            {t === 'Peers' && detail ? ` (${detail.peers.length})` : ''}
+          </button>
+        ))}
+        {detail && (
+          <span className="facts">
+            {detail.summary.pieceCount.toLocaleString('en-US')} × {formatBytes(detail.pieceLength)}{' '}
+            · wasted {formatBytes(detail.summary.wastedBytes)}
+            {detail.isPrivate ? ' · private' : ''}
+          </span>
+        )}
+      </div>
+      <div role="tabpanel" id={`panel-${tab}`} aria-labelledby={`tab-${tab}`} className="panel">
+        {tab === 'Pieces' && <PieceMap />}
+        {tab === 'Peers' && <PeersTab />}
+        {tab === 'Files' && <FilesTab />}
+        {tab === 'Trackers' && <TrackersTab />}
+      </div>
+    </section>
+  );
+}

@@ -1,0 +1,69 @@
+import { useRef } from 'react';
+import { useShallow } from 'zustand/react/shallow';
+import { addTorrentFiles, runOnSelection } from '../actions';
+import { useApp, useAppState } from '../app-context';
+
+export function Toolbar({ onRemove }: { onRemove: () => void }) {
+  const { api, store } = useApp();
+  const input = useRef<HTMLInputElement>(null);
+  const { canPause, canResume, any } = useAppState(
+    useShallow((s) => {
+      const states = s.selected.map((id) => s.torrents[id]?.state);
+      return {
+        any: s.selected.length > 0,
+        canPause: states.some((st) => st !== 'paused'),
+        canResume: states.some((st) => st === 'paused' || st === 'error'),
+      };
+    }),
+  );
+  const connected = useAppState((s) => s.connected);
+  const downloadDir = useAppState((s) => s.downloadDir);
+  return (
+    <header className="toolbar">
+      <span className="brand" aria-hidden="true">
+        Tessera
+      </span>
+      <button
+        type="button"
+        onClick={() => input.current?.click()}
+        title="Add .torrent files (or drop them on the window)"
+      >
+        Add
+      </button>
+      <input
+        ref={input}
+        type="file"
+        accept=".torrent,application/x-bittorrent"
+        multiple
+        hidden
+        data-testid="add-file-input"
+        onChange={(e) => {
+          const files = [...(e.target.files ?? [])];
+          e.target.value = '';
+          void addTorrentFiles(api, store, files);
+        }}
+      />
+      <button
+        type="button"
+        disabled={!canPause}
+        onClick={() => void runOnSelection(api, store, 'torrent:pause')}
+      >
+        Pause
+      </button>
+      <button
+        type="button"
+        disabled={!canResume}
+        onClick={() => void runOnSelection(api, store, 'torrent:resume')}
+      >
+        Resume
+      </button>
+      <button type="button" disabled={!any} onClick={onRemove}>
+        Remove
+      </button>
+      <span className="spacer" />
+      <span className={`status ${connected ? 'ok' : 'down'}`} role="status">
+        {connected ? `Saving to ${downloadDir || '…'}` : 'Connecting to Tessera…'}
+      </span>
+    </header>
+  );
+}
