@@ -1,5 +1,6 @@
 import http from 'node:http';
 import { once } from 'node:events';
+import { gzipSync } from 'node:zlib';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { bencode } from '../bencode/encode';
@@ -47,6 +48,30 @@ describe('announce URL', () => {
       );
       expect(decoded).toEqual(Buffer.from(bytes));
     }
+  });
+
+  it('HT-02: reproduces the wiki vector, where a string encoder would not', () => {
+    const bytes = Buffer.from('123456789abcdef123456789abcdef123456789a', 'hex');
+    const want = '%124Vx%9A%BC%DE%F1%23Eg%89%AB%CD%EF%124Vx%9A';
+    expect(percentEncodeBytes(bytes)).toBe(want);
+    expect(encodeURIComponent(bytes.toString('latin1'))).not.toBe(want);
+    const url = buildAnnounceUrl('http://t/a', { ...request, infoHash: bytes, peerId: bytes });
+    expect(url).toContain(`info_hash=${want}&peer_id=${want}&`);
+  });
+
+  it('HT-01: sends key, numwant and trackerid, and no event on a regular announce', () => {
+    const url = buildAnnounceUrl('http://t/a#frag', {
+      ...request,
+      event: undefined,
+      numWant: 50,
+      key: 'a1b2c3d4',
+      trackerId: 'id 1&x',
+    });
+    expect(url).not.toContain('event=');
+    expect(url).not.toContain('#frag');
+    expect(url).toContain('numwant=50');
+    expect(url).toContain('key=a1b2c3d4');
+    expect(url).toContain('trackerid=id%201%26x');
   });
 
   it('carries every field and keeps an existing query string', () => {
@@ -110,11 +135,75 @@ describe('tracker replies', () => {
       parseAnnounceResponse(Buffer.from('<html><body>502 Bad Gateway</body></html>')),
     ).toThrow('tracker replied with HTML, not bencode');
     const whole = Buffer.from(bencode({ interval: 60, peers: compact }));
-    expect(() => parseAnnounceResponse(whole.subarray(0, whole.length - 4))).toThrow(TrackerError);
+    for (const cut of [1, 4, 10, whole.length - 1])
+      expect(() => parseAnnounceResponse(whole.subarray(0, cut))).toThrow(
+        'truncated tracker reply',
+      );
+    expect(() => parseAnnounceResponse(Buffer.from('\r\n  <!DOCTYPE html>'))).toThrow('HTML');
+    expect(() => parseAnnounceResponse(Buffer.from('dxe'))).toThrow(TrackerError);
     expect(() => parseAnnounceResponse(Buffer.from('i42e'))).toThrow(
       'tracker reply is not a dictionary',
     );
     expect(() => parseAnnounceResponse(new Uint8Array())).toThrow('empty reply');
+  });
+
+  it('HT-08: compact lists of 0, 6, 7, 18 and 19 bytes', () => {
+    const peersOf = (peers: Buffer, peers6?: Buffer) =>
+      parseAnnounceResponse(
+        bencode(peers6 ? { interval: 60, peers, peers6 } : { interval: 60, peers }),
+      ).peers;
+    const one = Buffer.from([10, 0, 0, 1, 0x1a, 0xe1]);
+    expect(peersOf(Buffer.alloc(0))).toEqual([]);
+    expect(peersOf(one)).toEqual([{ ip: '10.0.0.1', port: 6881 }]);
+    expect(() => peersOf(Buffer.concat([one, Buffer.from([1])]))).toThrow(
+      'compact peers list of 7 bytes, not a multiple of 6',
+    );
+    const v6 = Buffer.alloc(18);
+    v6.writeUInt16BE(0xfe80, 0);
+    v6.writeUInt16BE(0xabcd, 6);
+    v6.writeUInt16BE(7, 16);
+    expect(peersOf(Buffer.alloc(0), v6)).toEqual([{ ip: 'fe80:0:0:abcd::', port: 7 }]);
+    expect(() => peersOf(Buffer.alloc(0), Buffer.alloc(19))).toThrow('peers6 list of 19 bytes');
+  });
+
+  it('drops unusable addresses and keeps counters sane', () => {
+    const bad = Buffer.from([
+      ...[0, 0, 0, 0, 0, 80],
+      ...[255, 255, 255, 255, 0, 80],
+      ...[239, 1, 1, 1, 0, 80],
+      ...[192, 168, 1, 1, 0xff, 0xff],
+    ]);
+    const r = parseAnnounceResponse(
+      bencode({ interval: 60, complete: -1, incomplete: 4, peers: bad }),
+    );
+    expect(r.peers).toEqual([{ ip: '192.168.1.1', port: 65535 }]);
+    expect(r.complete).toBeNull();
+    expect(r.incomplete).toBe(4);
+    const dict = parseAnnounceResponse(
+      bencode({
+        peers: [
+          { ip: '::1', port: 6881 },
+          { ip: '1.2.3.256', port: 6881 },
+          { ip: '::::::', port: 6881 },
+          { ip: '10.0.0.1', port: 70000 },
+          { ip: '10.0.0.2' },
+          'not a dict',
+        ],
+      }),
+    );
+    expect(dict.peers).toEqual([{ ip: '::1', port: 6881 }]);
+    expect(dict.intervalSec).toBe(30 * 60);
+    expect(() => parseAnnounceResponse(bencode({ peers: 5 }))).toThrow(
+      'neither a string nor a list',
+    );
+  });
+
+  it('accepts trailing data after the dictionary (PF-17, synapse#117)', () => {
+    const body = Buffer.concat([
+      Buffer.from(bencode({ interval: 60, peers: Buffer.from([1, 2, 3, 4, 0, 9]) })),
+      Buffer.from('\n<!-- junk -->'),
+    ]);
+    expect(parseAnnounceResponse(body).peers).toEqual([{ ip: '1.2.3.4', port: 9 }]);
   });
 
   it('keeps a warning message and clamps absurd intervals', () => {
@@ -123,6 +212,11 @@ describe('tracker replies', () => {
     );
     expect(r.warning).toBe('slow down');
     expect(r.intervalSec).toBe(60);
+    expect(parseAnnounceResponse(bencode({ interval: 10 ** 9, peers: '' })).intervalSec).toBe(7200);
+    expect(parseAnnounceResponse(bencode({ interval: -5, peers: '' })).intervalSec).toBe(1800);
+    expect(parseAnnounceResponse(bencode({ 'tracker id': 'abc', peers: '' })).trackerId).toBe(
+      'abc',
+    );
   });
 
   it('caps a huge peer list', () => {
@@ -186,6 +280,76 @@ describe('httpAnnounce against a real HTTP server on loopback', () => {
     await expect(httpAnnounce(`${base}/big`, request, { maxBodyBytes: 1000 })).rejects.toThrow(
       'larger than 1000 bytes',
     );
+  });
+
+  it('HT-05/HT-09: a gzip body with a failure reason under HTTP 200 "Not Authorized", and a 403 with one', async () => {
+    const url = await serve((req, res) => {
+      const failure = Buffer.from(bencode({ 'failure reason': 'passkey not found' }));
+      if (req.url?.startsWith('/announce')) {
+        res.writeHead(200, 'Not Authorized', { 'content-encoding': 'gzip' });
+        res.end(gzipSync(failure));
+      } else if (req.url?.startsWith('/403')) {
+        res.writeHead(403).end(failure);
+      } else {
+        res.writeHead(500, { 'content-type': 'text/html; charset=utf-8' }).end('<html>oops</html>');
+      }
+    });
+    const base = url.replace('/announce', '');
+    await expect(httpAnnounce(url, request)).rejects.toThrow('tracker said: passkey not found');
+    await expect(httpAnnounce(`${base}/403`, request)).rejects.toThrow(
+      'tracker said: passkey not found',
+    );
+    await expect(httpAnnounce(`${base}/500`, request)).rejects.toThrow(
+      'tracker returned HTTP 500 (text/html)',
+    );
+  });
+
+  it('HT-09: decodes a gzip reply, and caps the decompressed size of a gzip bomb', async () => {
+    const good = Buffer.from(bencode({ interval: 60, peers: Buffer.from([127, 0, 0, 3, 0, 99]) }));
+    const bomb = gzipSync(Buffer.alloc(50 * 1024 * 1024, 0x30));
+    const url = await serve((req, res) => {
+      res.writeHead(200, { 'content-encoding': 'gzip' });
+      res.end(req.url?.startsWith('/bomb') ? bomb : gzipSync(good));
+    });
+    const base = url.replace('/announce', '');
+    await expect(httpAnnounce(url, request)).resolves.toMatchObject({
+      peers: [{ ip: '127.0.0.3', port: 99 }],
+    });
+    expect(bomb.length).toBeLessThan(1024 * 1024);
+    await expect(httpAnnounce(`${base}/bomb`, request)).rejects.toThrow(
+      `tracker reply larger than ${2 * 1024 * 1024} bytes`,
+    );
+  });
+
+  it('gives up on a redirect loop, a redirect to another scheme, and a stall after the headers', async () => {
+    const url = await serve((req, res) => {
+      if (req.url?.startsWith('/announce')) res.writeHead(302, { location: req.url }).end();
+      else if (req.url?.startsWith('/ftp'))
+        res.writeHead(301, { location: 'ftp://127.0.0.1/x' }).end();
+      else {
+        res.writeHead(200);
+        res.write('d8:intervali60e'); // ...and never more
+      }
+    });
+    const base = url.replace('/announce', '');
+    await expect(httpAnnounce(url, request)).rejects.toThrow('redirected too many times');
+    await expect(httpAnnounce(`${base}/ftp`, request)).rejects.toThrow(
+      'unsupported tracker URL scheme',
+    );
+    const t0 = Date.now();
+    await expect(httpAnnounce(`${base}/stall`, request, { timeoutMs: 300 })).rejects.toThrow(
+      'tracker timed out after 0.3 s',
+    );
+    expect(Date.now() - t0).toBeLessThan(2000);
+  });
+
+  it('stops at once when cancelled', async () => {
+    const url = await serve(() => undefined);
+    const ac = new AbortController();
+    const p = httpAnnounce(url, request, { signal: ac.signal });
+    setTimeout(() => ac.abort(), 50);
+    await expect(p).rejects.toThrow('announce cancelled');
+    await expect(httpAnnounce(url, request, { signal: ac.signal })).rejects.toThrow('cancelled');
   });
 
   it('names a refused connection', async () => {

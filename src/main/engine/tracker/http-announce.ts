@@ -1,5 +1,7 @@
 import http from 'node:http';
 import https from 'node:https';
+import { isIP } from 'node:net';
+import zlib from 'node:zlib';
 import { bdecode, type BDict, type BValue } from '../bencode/decode';
 import { EngineError } from '../errors';
 
@@ -92,29 +94,49 @@ function int(v: BValue | undefined): number | null {
   return typeof v === 'number' ? v : null;
 }
 
+/** A counter a tracker reports; a negative one is nonsense, shown as unknown. */
+function count(v: BValue | undefined): number | null {
+  const n = int(v);
+  return n !== null && n >= 0 ? n : null;
+}
+
 function validPort(port: number): boolean {
   return Number.isInteger(port) && port > 0 && port < 65536;
 }
 
+/** Compact text of an IPv6 address, as WHATWG URL canonicalizes it (RFC 5952: longest zero run). */
+function ipv6Text(b: Buffer, at: number): string {
+  const groups: string[] = [];
+  for (let g = 0; g < 8; g++) groups.push(b.readUInt16BE(at + g * 2).toString(16));
+  return new URL(`http://[${groups.join(':')}]/`).hostname.slice(1, -1);
+}
+
+/**
+ * BEP 23 compact peers (6 bytes each) or BEP 7 peers6 (18 bytes each). A length that is not a
+ * whole number of entries means the tracker and we disagree on the format (HT-08): refuse it
+ * rather than read addresses out of misaligned bytes.
+ */
 function compactPeers(bytes: Uint8Array, v6: boolean, out: PeerAddress[]): void {
   const size = v6 ? 18 : 6;
+  if (bytes.length % size !== 0)
+    throw new TrackerError(
+      `tracker sent a compact ${v6 ? 'peers6' : 'peers'} list of ${bytes.length} bytes, not a multiple of ${size}`,
+    );
   const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
   for (let at = 0; at + size <= b.length && out.length < MAX_PEERS_PER_REPLY; at += size) {
-    let ip: string;
-    if (v6) {
-      const groups: string[] = [];
-      for (let g = 0; g < 8; g++) groups.push(b.readUInt16BE(at + g * 2).toString(16));
-      ip = groups.join(':').replace(/(^|:)0(:0)+(:|$)/, '::');
-    } else {
-      ip = `${b[at]}.${b[at + 1]}.${b[at + 2]}.${b[at + 3]}`;
-    }
+    const ip = v6 ? ipv6Text(b, at) : `${b[at]}.${b[at + 1]}.${b[at + 2]}.${b[at + 3]}`;
     const port = b.readUInt16BE(at + size - 2);
-    if (validPort(port)) out.push({ ip, port });
+    if (validPort(port) && usableIp(ip)) out.push({ ip, port });
   }
 }
 
-const IPV4 = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/;
-const IPV6 = /^[0-9a-fA-F:.]+$/;
+/** Addresses nobody can be dialed at: unspecified, broadcast, multicast. */
+function usableIp(ip: string): boolean {
+  if (ip === '0.0.0.0' || ip === '255.255.255.255' || ip === '::') return false;
+  const first = Number(ip.split('.')[0]);
+  if (isIP(ip) === 4 && first >= 224 && first <= 239) return false;
+  return !/^ff/i.test(ip);
+}
 
 /** A tracker's reply (BEP 3, compact BEP 23, peers6 BEP 7). Throws TrackerError. */
 export function parseAnnounceResponse(body: Uint8Array): AnnounceResponse {
@@ -133,9 +155,8 @@ export function parseAnnounceResponse(body: Uint8Array): AnnounceResponse {
     // Some trackers append junk after the dictionary; what matters is the dictionary.
     value = bdecode(body, { allowTrailing: true, maxDepth: 16 }).value;
   } catch (err) {
-    const truncated = /end of input|past the end|truncated|unexpected end/i.test(
-      (err as Error).message,
-    );
+    // The decoder says so when the input stopped inside a value.
+    const truncated = /end of input|exceeds input|unterminated/i.test((err as Error).message);
     throw new TrackerError(
       truncated
         ? 'truncated tracker reply'
@@ -157,22 +178,26 @@ export function parseAnnounceResponse(body: Uint8Array): AnnounceResponse {
       const ip = text(p.get('ip'));
       const port = int(p.get('port'));
       if (ip === null || port === null || !validPort(port)) continue;
-      if (!IPV4.test(ip) && !(ip.includes(':') && IPV6.test(ip))) continue; // no host names: no DNS lookups on a tracker's say-so
+      // No host names: we do not make DNS lookups on a tracker's say-so.
+      if (isIP(ip) === 0 || !usableIp(ip)) continue;
       peers.push({ ip, port });
     }
   }
   const peers6 = d.get('peers6');
   if (peers6 instanceof Uint8Array) compactPeers(peers6, true, peers);
+  if (rawPeers !== undefined && !(rawPeers instanceof Uint8Array) && !Array.isArray(rawPeers))
+    throw new TrackerError('tracker reply has a peers value that is neither a string nor a list');
 
   const interval = int(d.get('interval'));
+  // HT-07: a missing or non-positive interval gets the default; anything else is clamped.
   const minInterval = int(d.get('min interval'));
   const clamp = (n: number) => Math.min(MAX_INTERVAL_SEC, Math.max(MIN_INTERVAL_SEC, n));
   return {
-    intervalSec: interval === null ? DEFAULT_INTERVAL_SEC : clamp(interval),
+    intervalSec: interval === null || interval <= 0 ? DEFAULT_INTERVAL_SEC : clamp(interval),
     minIntervalSec: minInterval === null ? null : clamp(minInterval),
     peers,
-    complete: int(d.get('complete')),
-    incomplete: int(d.get('incomplete')),
+    complete: count(d.get('complete')),
+    incomplete: count(d.get('incomplete')),
     warning: text(d.get('warning message')),
     trackerId: text(d.get('tracker id')),
   };
@@ -184,17 +209,54 @@ export async function httpAnnounce(
   r: AnnounceRequest,
   opts: HttpAnnounceOptions = {},
 ): Promise<AnnounceResponse> {
-  const body = await httpGet(buildAnnounceUrl(url, r), opts, MAX_REDIRECTS);
-  return parseAnnounceResponse(body);
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const reply = await httpGet(buildAnnounceUrl(url, r), {
+    deadline: Date.now() + timeoutMs,
+    timeoutMs,
+    maxBodyBytes: opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
+    redirectsLeft: MAX_REDIRECTS,
+    signal: opts.signal,
+    localAddress: opts.localAddress,
+  });
+  if (reply.status !== 200) {
+    // HT-05: a failure reason counts whatever the status; otherwise the status is the error.
+    let failure: TrackerError | null = null;
+    try {
+      parseAnnounceResponse(reply.body);
+    } catch (err) {
+      if (err instanceof TrackerError && err.message.startsWith('tracker said: ')) failure = err;
+    }
+    if (failure) throw failure;
+    const type = reply.contentType ? ` (${reply.contentType.split(';')[0]!.trim()})` : '';
+    throw new TrackerError(`tracker returned HTTP ${reply.status}${type}`);
+  }
+  return parseAnnounceResponse(reply.body);
 }
 
-function httpGet(
-  target: string,
-  opts: HttpAnnounceOptions,
-  redirectsLeft: number,
-): Promise<Buffer> {
-  const timeoutMs = opts.timeoutMs ?? 15_000;
-  const maxBody = opts.maxBodyBytes ?? 2 * 1024 * 1024;
+const DEFAULT_TIMEOUT_MS = 15_000;
+const DEFAULT_MAX_BODY_BYTES = 2 * 1024 * 1024;
+
+interface GetOptions {
+  /** One deadline for the whole exchange, redirects included. */
+  deadline: number;
+  timeoutMs: number;
+  maxBodyBytes: number;
+  redirectsLeft: number;
+  signal?: AbortSignal;
+  localAddress?: string;
+}
+
+interface Reply {
+  status: number;
+  contentType: string | null;
+  body: Buffer;
+}
+
+function secondsText(ms: number): string {
+  return ms >= 1000 ? `${Math.round(ms / 1000)} s` : `${(ms / 1000).toFixed(1)} s`;
+}
+
+function httpGet(target: string, o: GetOptions): Promise<Reply> {
   let parsed: URL;
   try {
     parsed = new URL(target);
@@ -204,54 +266,78 @@ function httpGet(
   const client = parsed.protocol === 'https:' ? https : parsed.protocol === 'http:' ? http : null;
   if (!client)
     return Promise.reject(new TrackerError(`unsupported tracker URL scheme: ${parsed.protocol}`));
-  return new Promise<Buffer>((resolve, reject) => {
+  if (o.signal?.aborted) return Promise.reject(new TrackerError('announce cancelled'));
+  return new Promise<Reply>((resolve, reject) => {
     let settled = false;
-    const settle = (err: Error | null, body?: Buffer) => {
+    let decoder: zlib.Gunzip | zlib.Inflate | null = null;
+    const settle = (err: Error | null, reply?: Reply) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      opts.signal?.removeEventListener('abort', onAbort);
-      if (err) {
-        req.destroy();
-        reject(err);
-      } else resolve(body!);
+      o.signal?.removeEventListener('abort', onAbort);
+      decoder?.destroy();
+      // Nothing of this exchange may outlive it: no half-read socket, no pending redirect.
+      req.destroy();
+      if (err) reject(err);
+      else resolve(reply!);
     };
     const req = client.get(
       parsed,
       {
         headers: {
           'user-agent': 'Tessera/0.1.0',
-          'accept-encoding': 'identity',
+          // HT-09: trackers may gzip whatever we ask for, so accept it and decode it ourselves.
+          'accept-encoding': 'gzip, deflate',
           connection: 'close',
         },
-        localAddress: opts.localAddress,
+        localAddress: o.localAddress,
       },
       (res) => {
         const status = res.statusCode ?? 0;
         if (status >= 300 && status < 400 && res.headers.location) {
           res.resume();
-          if (redirectsLeft <= 0)
+          if (o.redirectsLeft <= 0)
             return settle(new TrackerError('tracker redirected too many times'));
-          const next = new URL(res.headers.location, parsed).toString();
-          httpGet(next, opts, redirectsLeft - 1).then(
-            (b) => settle(null, b),
+          let next: string;
+          try {
+            next = new URL(res.headers.location, parsed).toString();
+          } catch {
+            return settle(new TrackerError('tracker redirected to a bad URL'));
+          }
+          httpGet(next, { ...o, redirectsLeft: o.redirectsLeft - 1 }).then(
+            (r) => settle(null, r),
             (e: Error) => settle(e),
           );
           return;
         }
-        if (status !== 200) {
-          res.resume();
-          return settle(new TrackerError(`tracker returned HTTP ${status}`));
+        const encoding = (res.headers['content-encoding'] ?? 'identity').toLowerCase().trim();
+        let source: NodeJS.ReadableStream = res;
+        if (encoding === 'gzip' || encoding === 'x-gzip') decoder = zlib.createGunzip();
+        else if (encoding === 'deflate') decoder = zlib.createInflate();
+        else if (encoding !== 'identity')
+          return settle(new TrackerError(`tracker used an unknown content encoding: ${encoding}`));
+        if (decoder) {
+          decoder.on('error', () =>
+            settle(new TrackerError('tracker sent a corrupt compressed reply')),
+          );
+          source = res.pipe(decoder);
         }
         const chunks: Buffer[] = [];
         let size = 0;
-        res.on('data', (c: Buffer) => {
+        // The cap applies to the decompressed bytes, so a small gzip bomb is cut off too.
+        source.on('data', (c: Buffer) => {
           size += c.length;
-          if (size > maxBody)
-            return settle(new TrackerError(`tracker reply larger than ${maxBody} bytes`));
+          if (size > o.maxBodyBytes)
+            return settle(new TrackerError(`tracker reply larger than ${o.maxBodyBytes} bytes`));
           chunks.push(c);
         });
-        res.on('end', () => settle(null, Buffer.concat(chunks)));
+        source.on('end', () =>
+          settle(null, {
+            status,
+            contentType: res.headers['content-type'] ?? null,
+            body: Buffer.concat(chunks),
+          }),
+        );
         res.on('error', (e) => settle(new TrackerError(`tracker connection failed: ${e.message}`)));
         res.on('aborted', () => settle(new TrackerError('truncated tracker reply')));
       },
@@ -260,10 +346,10 @@ function httpGet(
       settle(new TrackerError(`could not connect to tracker (${e.code ?? e.message})`)),
     );
     const timer = setTimeout(
-      () => settle(new TrackerError(`tracker timed out after ${Math.round(timeoutMs / 1000)} s`)),
-      timeoutMs,
+      () => settle(new TrackerError(`tracker timed out after ${secondsText(o.timeoutMs)}`)),
+      Math.max(0, o.deadline - Date.now()),
     );
     const onAbort = () => settle(new TrackerError('announce cancelled'));
-    opts.signal?.addEventListener('abort', onAbort);
+    o.signal?.addEventListener('abort', onAbort);
   });
 }
