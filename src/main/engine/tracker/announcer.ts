@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { TrackerRow } from '../../../shared/torrent-types';
 import { debugLog } from '../util/debug-log';
@@ -21,49 +22,74 @@ export interface AnnouncerIds {
   port: number;
 }
 
+export type AnnounceFn = (
+  url: string,
+  r: AnnounceRequest,
+  o: HttpAnnounceOptions,
+) => Promise<AnnounceResponse>;
+
 export interface AnnouncerOptions {
-  announce?: (url: string, r: AnnounceRequest, o: HttpAnnounceOptions) => Promise<AnnounceResponse>;
+  /** The transport; tests inject a fake. Default: httpAnnounce. */
+  announce?: AnnounceFn;
   now?: () => number;
   random?: () => number;
   numWant?: number;
   localAddress?: string;
+  /** Per-announce timeout. Default 15 s. */
   timeoutMs?: number;
+  /** BEP 7 `key`; default 8 random hex digits, fixed for this announcer's life (HT-01). */
+  key?: string;
 }
 
 export interface AnnouncerEvents {
   peers: [peers: PeerAddress[], url: string];
   status: [rows: TrackerRow[]];
+  warning: [url: string, message: string];
+  /** Only emitted when someone listens (an unheard 'error' would throw in EventEmitter). */
+  error: [url: string, message: string];
 }
 
 interface TrackerState extends TrackerRow {
   trackerId: string | null;
+  /** This tracker has heard 'started' in the current session (since start()). */
+  startedSent: boolean;
+  /** Consecutive failures, for back-off. */
+  fails: number;
+  /** Not to be asked before this time (ms), or null. */
+  retryAt: number | null;
+  minIntervalSec: number | null;
 }
 
 const RETRY_BASE_MS = 15_000;
 const RETRY_MAX_MS = 30 * 60_000;
-const STOP_TIMEOUT_MS = 5_000;
-/** Asking for peers out of schedule at most this often (trackers' usual 'min interval'). */
-const ANNOUNCE_NOW_MIN_GAP_MS = 60_000;
+export const STOP_TIMEOUT_MS = 5_000;
+/** Asking for peers out of schedule at most this often when the tracker named no 'min interval'. */
+const ANNOUNCE_NOW_DEFAULT_GAP_MS = 60_000;
+const UDP_DISABLED = 'UDP trackers are not supported yet';
 
 /**
- * One torrent's trackers, as BEP 12 says: tiers tried in order, the URLs of a tier shuffled once
- * and tried in order, a tracker that answers moved to the front of its tier. Re-announces on
- * the interval the tracker asks for; after a round where every tracker failed, retries with
- * exponential back-off. UDP trackers are listed but not yet spoken to.
+ * One torrent's trackers, as BEP 12 says: the URLs of each tier shuffled once; every announce
+ * tries the tiers in order and, within a tier, the URLs in order, until one answers; the one that
+ * answers moves to the front of its tier. Re-announces on the interval that tracker asks for.
+ * A tracker that fails is skipped until its back-off (15 s doubling to 30 min, ±10 % jitter)
+ * runs out, so a dead first tracker does not hold up every announce. UDP trackers are listed
+ * as disabled and never spoken to (yet).
  */
 export class Announcer extends EventEmitter<AnnouncerEvents> {
   private readonly tiers: TrackerState[][];
-  private readonly announce: NonNullable<AnnouncerOptions['announce']>;
+  private readonly announce: AnnounceFn;
   private readonly now: () => number;
+  private readonly random: () => number;
+  private readonly key: string;
   private timer: NodeJS.Timeout | null = null;
   private running = false;
-  private startedSent = false;
+  /** 'completed' was asked for once; it is never sent twice (HT-03). */
+  private completedAsked = false;
   private completedPending = false;
   private inFlight: Promise<void> | null = null;
   private abort: AbortController | null = null;
-  private failedRounds = 0;
   private lastWorking: TrackerState | null = null;
-  private lastRoundAt = 0;
+  private lastRoundAt: number | null = null;
 
   constructor(
     tiers: string[][],
@@ -74,70 +100,115 @@ export class Announcer extends EventEmitter<AnnouncerEvents> {
     super();
     this.announce = opts.announce ?? httpAnnounce;
     this.now = opts.now ?? Date.now;
-    const random = opts.random ?? Math.random;
-    this.tiers = tiers.map((urls, tier) =>
-      shuffle([...new Set(urls)], random).map((url): TrackerState => {
-        const udp = url.startsWith('udp:');
-        return {
-          url,
-          tier,
-          status: udp ? 'disabled' : 'idle',
-          lastAnnounceAt: null,
-          nextAnnounceAt: null,
-          peersReturned: null,
-          seeders: null,
-          leechers: null,
-          lastError: udp ? 'UDP trackers are not supported yet' : null,
-          lastWarning: null,
-          trackerId: null,
-        };
-      }),
-    );
+    this.random = opts.random ?? Math.random;
+    this.key = opts.key ?? randomBytes(4).toString('hex');
+    const seen = new Set<string>();
+    this.tiers = tiers
+      .map((urls) => urls.filter((u) => !seen.has(u) && seen.add(u)))
+      .filter((urls) => urls.length > 0)
+      .map((urls, tier) =>
+        shuffle(urls, this.random).map((url): TrackerState => {
+          const udp = url.toLowerCase().startsWith('udp:');
+          return {
+            url,
+            tier,
+            status: udp ? 'disabled' : 'idle',
+            lastAnnounceAt: null,
+            nextAnnounceAt: null,
+            peersReturned: null,
+            seeders: null,
+            leechers: null,
+            lastError: udp ? UDP_DISABLED : null,
+            lastWarning: null,
+            trackerId: null,
+            startedSent: false,
+            fails: 0,
+            retryAt: null,
+            minIntervalSec: null,
+          };
+        }),
+      );
   }
 
   rows(): TrackerRow[] {
-    return this.tiers.flat().map(({ trackerId: _id, ...row }) => ({ ...row }));
+    return this.tiers.flat().map((t) => ({
+      url: t.url,
+      tier: t.tier,
+      status: t.status,
+      lastAnnounceAt: t.lastAnnounceAt,
+      nextAnnounceAt: t.nextAnnounceAt,
+      peersReturned: t.peersReturned,
+      seeders: t.seeders,
+      leechers: t.leechers,
+      lastError: t.lastError,
+      lastWarning: t.lastWarning,
+    }));
   }
 
+  /** Sends 'started' now, then re-announces on the tracker's interval. */
   start(): void {
     if (this.running) return;
     this.running = true;
+    // A resume is a new session: every tracker may be asked at once again.
+    for (const t of this.tiers.flat()) {
+      t.fails = 0;
+      t.retryAt = null;
+    }
     this.schedule(0);
   }
 
-  /** The download finished: tell the tracker once, now. */
+  /** The download finished: tell the tracker once (never again, not even after a restart). */
   completed(): void {
+    if (this.completedAsked) return;
+    this.completedAsked = true;
     if (!this.running) return;
     this.completedPending = true;
-    this.schedule(0);
+    // 'completed' is exempt from 'min interval' (HT-07).
+    if (!this.inFlight) this.schedule(0);
   }
 
-  /** Asks for more peers now, unless the tracker's minimum interval forbids it. */
+  /** Asks for more peers now, unless the tracker's 'min interval' forbids it. */
   announceNow(): void {
-    if (!this.running || this.inFlight) return;
-    if (this.now() - this.lastRoundAt < ANNOUNCE_NOW_MIN_GAP_MS) return;
+    if (!this.running || this.inFlight || this.lastRoundAt === null) return;
+    const minGapMs =
+      this.lastWorking?.minIntervalSec != null
+        ? this.lastWorking.minIntervalSec * 1000
+        : ANNOUNCE_NOW_DEFAULT_GAP_MS;
+    if (this.now() - this.lastRoundAt < minGapMs) return;
     this.schedule(0);
   }
 
-  /** Stops re-announcing and says 'stopped' to the tracker that last answered (bounded in time). */
+  /**
+   * Stops re-announcing and says 'stopped' to every tracker that heard 'started'. Bounded: it
+   * resolves within STOP_TIMEOUT_MS whatever the trackers do, and leaves no timer behind.
+   */
   async stop(): Promise<void> {
     if (!this.running) return;
     this.running = false;
+    this.completedPending = false;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     this.abort?.abort();
-    await this.inFlight?.catch(() => undefined);
-    const last = this.lastWorking;
-    if (!this.startedSent || !last) return;
-    this.startedSent = false;
-    try {
-      await this.announce(last.url, this.request('stopped', last), {
-        timeoutMs: STOP_TIMEOUT_MS,
-        localAddress: this.opts.localAddress,
-      });
-    } catch {
-      // Best effort: the tracker forgets us after its interval anyway.
+    const told = this.tiers.flat().filter((t) => t.startedSent);
+    const goodbye = async (): Promise<void> => {
+      await this.inFlight?.catch(() => undefined);
+      await Promise.allSettled(
+        told.map((t) =>
+          this.announce(t.url, this.request('stopped', t), {
+            timeoutMs: STOP_TIMEOUT_MS,
+            localAddress: this.opts.localAddress,
+          }),
+        ),
+      );
+    };
+    // Best effort: a tracker forgets us after its interval anyway, so never wait long.
+    await withTimeout(goodbye(), STOP_TIMEOUT_MS);
+    for (const t of this.tiers.flat()) {
+      t.startedSent = false;
+      t.nextAnnounceAt = null;
+      if (t.status === 'working' || t.status === 'announcing') t.status = 'idle';
     }
+    this.emit('status', this.rows());
   }
 
   private schedule(delayMs: number): void {
@@ -145,10 +216,7 @@ export class Announcer extends EventEmitter<AnnouncerEvents> {
     if (this.timer) clearTimeout(this.timer);
     this.timer = setTimeout(() => {
       this.timer = null;
-      if (this.inFlight) {
-        this.schedule(1000);
-        return;
-      }
+      if (this.inFlight) return this.schedule(1000);
       this.inFlight = this.round().finally(() => (this.inFlight = null));
     }, delayMs);
     this.timer.unref();
@@ -165,79 +233,125 @@ export class Announcer extends EventEmitter<AnnouncerEvents> {
       left: stats.left,
       event,
       numWant: event === 'stopped' ? 0 : (this.opts.numWant ?? 80),
+      key: this.key,
       trackerId: t.trackerId ?? undefined,
     };
   }
 
-  /** One announce: the first tracker, in tier order, that answers. */
+  private backoffMs(fails: number): number {
+    const base = Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** Math.min(fails - 1, 20));
+    return Math.round(base * (0.9 + 0.2 * this.random()));
+  }
+
+  /** One announce: the first tracker, in tier order and not backing off, that answers. */
   private async round(): Promise<void> {
-    const event: AnnounceRequest['event'] = !this.startedSent
-      ? 'started'
-      : this.completedPending
-        ? 'completed'
-        : undefined;
     this.lastRoundAt = this.now();
-    this.abort = new AbortController();
+    const abort = (this.abort = new AbortController());
+    let earliestRetry = Infinity;
     for (const tier of this.tiers) {
       for (let i = 0; i < tier.length; i++) {
         const t = tier[i]!;
         if (t.status === 'disabled') continue;
         if (!this.running) return;
+        if (t.retryAt !== null && t.retryAt > this.now()) {
+          earliestRetry = Math.min(earliestRetry, t.retryAt);
+          continue;
+        }
+        const event: AnnounceRequest['event'] = !t.startedSent
+          ? 'started'
+          : this.completedPending
+            ? 'completed'
+            : undefined;
         t.status = 'announcing';
         this.emit('status', this.rows());
+        let res: AnnounceResponse;
         try {
-          const res = await this.announce(t.url, this.request(event, t), {
+          res = await this.announce(t.url, this.request(event, t), {
             timeoutMs: this.opts.timeoutMs ?? 15_000,
-            signal: this.abort.signal,
+            signal: abort.signal,
             localAddress: this.opts.localAddress,
           });
-          this.onSuccess(t, res, event);
-          // BEP 12: a tracker that answers moves to the front of its tier.
-          tier.splice(i, 1);
-          tier.unshift(t);
-          return;
         } catch (err) {
-          t.status = 'error';
-          t.lastError = (err as Error).message;
-          debugLog('tracker', `${t.url}: ${t.lastError}`);
-          t.lastAnnounceAt = this.now();
-          this.emit('status', this.rows());
+          if (!this.running) {
+            t.status = 'idle';
+            return;
+          }
+          this.onFailure(t, (err as Error).message);
+          earliestRetry = Math.min(earliestRetry, t.retryAt!);
+          continue;
         }
+        if (!this.running) return;
+        // BEP 12: a tracker that answers moves to the front of its tier.
+        tier.splice(i, 1);
+        tier.unshift(t);
+        this.onSuccess(t, res, event);
+        return;
       }
     }
-    if (!this.running) return;
-    this.failedRounds++;
-    const delay = Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** (this.failedRounds - 1));
-    const jittered = Math.round(delay * (0.9 + 0.2 * (this.opts.random ?? Math.random)()));
-    for (const t of this.tiers.flat())
-      if (t.status === 'error') t.nextAnnounceAt = this.now() + jittered;
-    this.schedule(jittered);
+    // Nobody answered: come back when the first tracker's back-off runs out (if any can be asked).
+    if (this.running && earliestRetry !== Infinity)
+      this.schedule(Math.max(1000, earliestRetry - this.now()));
+  }
+
+  private onFailure(t: TrackerState, message: string): void {
+    t.fails++;
+    const now = this.now();
+    t.retryAt = now + this.backoffMs(t.fails);
+    Object.assign(t, {
+      status: 'error',
+      lastError: message,
+      lastAnnounceAt: now,
+      nextAnnounceAt: t.retryAt,
+    } satisfies Partial<TrackerState>);
+    debugLog('tracker', `${t.url}: ${message} (failure ${t.fails})`);
+    if (this.listenerCount('error') > 0) this.emit('error', t.url, message);
+    this.emit('status', this.rows());
   }
 
   private onSuccess(t: TrackerState, res: AnnounceResponse, event: AnnounceRequest['event']): void {
-    this.failedRounds = 0;
     debugLog(
       'tracker',
       `${t.url} (${event ?? 'regular'}): ${res.peers.length} peers, interval ${res.intervalSec} s`,
     );
-    if (event === 'started') this.startedSent = true;
+    if (event === 'started') t.startedSent = true;
     if (event === 'completed') this.completedPending = false;
     this.lastWorking = t;
-    const intervalMs = res.intervalSec * 1000;
+    // HT-07: never sooner than 'min interval'.
+    const delayMs = Math.max(res.intervalSec, res.minIntervalSec ?? 0) * 1000;
+    const now = this.now();
     Object.assign(t, {
       status: 'working',
-      lastAnnounceAt: this.now(),
-      nextAnnounceAt: this.now() + intervalMs,
+      fails: 0,
+      retryAt: null,
+      minIntervalSec: res.minIntervalSec,
+      lastAnnounceAt: now,
+      nextAnnounceAt: now + delayMs,
       peersReturned: res.peers.length,
       seeders: res.complete,
       leechers: res.incomplete,
       lastError: null,
       lastWarning: res.warning,
+      // HT-06: a reply without a tracker id keeps the one we had.
       trackerId: res.trackerId ?? t.trackerId,
     } satisfies Partial<TrackerState>);
+    if (res.warning !== null) this.emit('warning', t.url, res.warning);
     this.emit('status', this.rows());
     if (res.peers.length > 0) this.emit('peers', res.peers, t.url);
-    this.schedule(this.completedPending ? 0 : intervalMs);
+    this.schedule(this.completedPending ? 0 : delayMs);
+  }
+}
+
+/** Waits for `p`, but no longer than `ms`; the timer never outlives the wait. */
+async function withTimeout(p: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const limit = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms);
+    timer.unref();
+  });
+  try {
+    await Promise.race([p, limit]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 
