@@ -5,7 +5,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { WebSocketServer, type WebSocket } from 'ws';
-import type { FrameError} from '../../shared/ws-codec';
+import type { FrameError } from '../../shared/ws-codec';
 import { decodeClientFrame, encodeFrame, MAX_FRAME_BYTES } from '../../shared/ws-codec';
 import type { EngineHost } from '../app/engine-host';
 

@@ -9,7 +9,7 @@ import { parseArgs, UsageError, value } from '../cli/args';
 import { startUiServer } from './http-server';
 
 export const SERVE_USAGE =
-  'tessera serve [--port N] [--host 127.0.0.1] [--download-dir DIR] [--state-dir DIR] [--peer-port N]';
+  'tessera serve [--port N] [--host 127.0.0.1] [--download-dir DIR] [--state-dir DIR] [--peer-port N] [--bind ip]';
 
 const DEFAULT_PORT = 8686;
 
@@ -43,7 +43,7 @@ function port(text: string | undefined, fallback: number, name: string): number 
 export async function runServe(argv: readonly string[]): Promise<number> {
   const args = parseArgs(argv, {
     booleans: [],
-    values: ['port', 'host', 'download-dir', 'state-dir', 'peer-port'],
+    values: ['port', 'host', 'download-dir', 'state-dir', 'peer-port', 'bind'],
   });
   if (args.positional.length > 0) throw new UsageError(`usage: ${SERVE_USAGE}`);
   const host = value(args, 'host') ?? '127.0.0.1';
@@ -55,6 +55,7 @@ export async function runServe(argv: readonly string[]): Promise<number> {
     downloadDir: path.resolve(value(args, 'download-dir') ?? defaultDownloadDir()),
     stateDir: path.resolve(value(args, 'state-dir') ?? defaultStateDir()),
     listenPort: port(value(args, 'peer-port'), 0, 'peer-port'),
+    bindAddress: value(args, 'bind'),
   });
   const engineHost = new EngineHost(session, { host: 'server' });
   engineHost.start();

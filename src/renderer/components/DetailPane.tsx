@@ -1,8 +1,13 @@
 import { useState } from 'react';
 import { formatBytes, formatRate } from '../../shared/format';
-import type { PeerRow } from '../../shared/torrent-types';
+import type { FileRow, PeerRow, TrackerRow } from '../../shared/torrent-types';
 import { useAppState } from '../app-context';
 import { PieceMap } from './PieceMap';
+
+// Stable empty lists: a selector must not return a new array each time it runs.
+const NO_PEERS: PeerRow[] = [];
+const NO_FILES: FileRow[] = [];
+const NO_TRACKERS: TrackerRow[] = [];
 
 const TABS = ['Pieces', 'Peers', 'Files', 'Trackers'] as const;
 type Tab = (typeof TABS)[number];
@@ -24,7 +29,7 @@ function flags(p: PeerRow): { text: string; title: string } {
 }
 
 function PeersTab() {
-  const peers = useAppState((s) => s.detail?.peers ?? []);
+  const peers = useAppState((s) => s.detail?.peers ?? NO_PEERS);
   if (peers.length === 0) return <p className="muted">No peers connected.</p>;
   return (
     <table className="detail-table" aria-label="Peers">
@@ -64,7 +69,7 @@ function PeersTab() {
 }
 
 function FilesTab() {
-  const files = useAppState((s) => s.detail?.files ?? []);
+  const files = useAppState((s) => s.detail?.files ?? NO_FILES);
   return (
     <table className="detail-table" aria-label="Files">
       <thead>
@@ -88,7 +93,7 @@ function FilesTab() {
 }
 
 function TrackersTab() {
-  const trackers = useAppState((s) => s.detail?.trackers ?? []);
+  const trackers = useAppState((s) => s.detail?.trackers ?? NO_TRACKERS);
   if (trackers.length === 0) return <p className="muted">This torrent has no trackers.</p>;
   const time = (t: number | null) => (t === null ? '–' : new Date(t).toLocaleTimeString());
   return (

@@ -1,4 +1,5 @@
 import { useEffect, useRef, useState } from 'react';
+import { useShallow } from 'zustand/react/shallow';
 import { useAppState } from '../app-context';
 
 /** Asks before removing, and whether the downloaded data goes too (off by default). */
@@ -10,7 +11,7 @@ export function RemoveDialog({
   onCancel: () => void;
 }) {
   const [deleteData, setDeleteData] = useState(false);
-  const names = useAppState((s) => s.selected.map((id) => s.torrents[id]?.name ?? id));
+  const names = useAppState(useShallow((s) => s.selected.map((id) => s.torrents[id]?.name ?? id)));
   const cancel = useRef<HTMLButtonElement>(null);
   useEffect(() => cancel.current?.focus(), []);
   return (

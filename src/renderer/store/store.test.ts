@@ -79,20 +79,18 @@ describe('app store', () => {
       .getState()
       .loadSession({ torrents: [summary(A), summary(B)], downloadDir: '/d', host: 'server' });
     store.getState().select([B]);
-    store
-      .getState()
-      .applyDetail({
-        summary: summary(A),
-        pieces: new Uint8Array(4),
-        peers: [],
-        files: [],
-        trackers: [],
-        infoHash: A,
-        pieceLength: 1,
-        isPrivate: false,
-        comment: null,
-        createdBy: null,
-      });
+    store.getState().applyDetail({
+      summary: summary(A),
+      pieces: new Uint8Array(4),
+      peers: [],
+      files: [],
+      trackers: [],
+      infoHash: A,
+      pieceLength: 1,
+      isPrivate: false,
+      comment: null,
+      createdBy: null,
+    });
     expect(store.getState().detail).toBeNull();
   });
 
