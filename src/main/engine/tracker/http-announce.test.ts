@@ -1,7 +1,7 @@
 import http from 'node:http';
 import { once } from 'node:events';
 import { gzipSync } from 'node:zlib';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { bencode } from '../bencode/encode';
 import {
@@ -350,6 +350,30 @@ describe('httpAnnounce against a real HTTP server on loopback', () => {
     setTimeout(() => ac.abort(), 50);
     await expect(p).rejects.toThrow('announce cancelled');
     await expect(httpAnnounce(url, request, { signal: ac.signal })).rejects.toThrow('cancelled');
+  });
+
+  it('uses a fresh connection per announce (opentracker closes sockets a pooled agent would reuse)', async () => {
+    // Like opentracker: answers with Content-Length, no 'Connection: close', then closes.
+    const body = Buffer.from(bencode({ interval: 60, peers: '' }));
+    let connections = 0;
+    const raw = net.createServer((sock) => {
+      connections++;
+      sock.once('data', () => {
+        sock.write(`HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n\r\n`);
+        sock.end(body);
+      });
+    });
+    raw.listen(0, '127.0.0.1');
+    await once(raw, 'listening');
+    const url = `http://127.0.0.1:${(raw.address() as AddressInfo).port}/announce`;
+    try {
+      for (let i = 0; i < 3; i++) {
+        await expect(httpAnnounce(url, request)).resolves.toMatchObject({ intervalSec: 60 });
+      }
+      expect(connections).toBe(3);
+    } finally {
+      raw.close();
+    }
   });
 
   it('names a refused connection', async () => {

@@ -291,6 +291,10 @@ function httpGet(target: string, o: GetOptions): Promise<Reply> {
           connection: 'close',
         },
         localAddress: o.localAddress,
+        // One connection per announce. Node 20's global agent keeps sockets alive, and
+        // opentracker closes them after each reply without saying so: a pooled socket then
+        // fails the next announce with ECONNRESET (measured against Debian's opentracker).
+        agent: false,
       },
       (res) => {
         const status = res.statusCode ?? 0;
