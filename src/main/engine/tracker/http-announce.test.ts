@@ -206,6 +206,14 @@ describe('tracker replies', () => {
     expect(parseAnnounceResponse(body).peers).toEqual([{ ip: '1.2.3.4', port: 9 }]);
   });
 
+  it('shows hostile text harmlessly: no control characters, bounded length', () => {
+    expect(() =>
+      parseAnnounceResponse(bencode({ 'failure reason': 'bad\x1b[2J\nfake line\u0085' })),
+    ).toThrow(/^tracker said: bad \[2J fake line $/);
+    const r = parseAnnounceResponse(bencode({ 'warning message': 'w'.repeat(10_000), peers: '' }));
+    expect(r.warning).toHaveLength(300);
+  });
+
   it('keeps a warning message and clamps absurd intervals', () => {
     const r = parseAnnounceResponse(
       bencode({ interval: 1, 'warning message': 'slow down', peers: '' }),

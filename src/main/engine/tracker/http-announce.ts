@@ -94,6 +94,16 @@ function int(v: BValue | undefined): number | null {
   return typeof v === 'number' ? v : null;
 }
 
+/**
+ * Text a tracker wants shown to a person: control characters (a terminal escape sequence, a
+ * newline that fakes a second log line) become spaces, and it is cut to a sane length.
+ */
+function shownText(v: BValue | undefined): string | null {
+  const t = text(v);
+  // eslint-disable-next-line no-control-regex
+  return t === null ? null : t.replace(/[\u0000-\u001f\u007f-\u009f]/g, ' ').slice(0, 300);
+}
+
 /** A counter a tracker reports; a negative one is nonsense, shown as unknown. */
 function count(v: BValue | undefined): number | null {
   const n = int(v);
@@ -165,8 +175,8 @@ export function parseAnnounceResponse(body: Uint8Array): AnnounceResponse {
   }
   if (!(value instanceof Map)) throw new TrackerError('tracker reply is not a dictionary');
   const d = value as BDict;
-  const failure = text(d.get('failure reason'));
-  if (failure !== null) throw new TrackerError(`tracker said: ${failure.slice(0, 300)}`);
+  const failure = shownText(d.get('failure reason'));
+  if (failure !== null) throw new TrackerError(`tracker said: ${failure}`);
 
   const peers: PeerAddress[] = [];
   const rawPeers = d.get('peers');
@@ -198,7 +208,7 @@ export function parseAnnounceResponse(body: Uint8Array): AnnounceResponse {
     peers,
     complete: count(d.get('complete')),
     incomplete: count(d.get('incomplete')),
-    warning: text(d.get('warning message')),
+    warning: shownText(d.get('warning message')),
     trackerId: text(d.get('tracker id')),
   };
 }
