@@ -2,8 +2,7 @@
 // benchmarks need no TS loader: node bench/swarm/run.mjs <script-name> [args...]
 import { build } from 'esbuild';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -13,9 +12,11 @@ if (!name) {
   process.exit(2);
 }
 const here = dirname(fileURLToPath(import.meta.url));
-const dir = mkdtempSync(join(tmpdir(), 'tessera-bench-build-'));
+// Inside the project, so that the bundle's external packages (playwright, esbuild) resolve.
+mkdirSync(join(here, '..', '..', 'node_modules', '.cache'), { recursive: true });
+const dir = mkdtempSync(join(here, '..', '..', 'node_modules', '.cache', 'tessera-bench-'));
 try {
-  const outfile = join(dir, `${name}.mjs`);
+  const outfile = join(dir, `${name.replace(/[/.]+/g, '_')}.mjs`);
   await build({
     entryPoints: [join(here, `${name}.ts`)],
     bundle: true,

@@ -67,7 +67,7 @@ export class EngineHost {
     private readonly session: HostSession,
     private readonly opts: EngineHostOptions,
   ) {
-    this.loopDelay = monitorEventLoopDelay({ resolution: 10 });
+    this.loopDelay = monitorEventLoopDelay({ resolution: 2 });
   }
 
   start(): void {

@@ -1,3 +1,4 @@
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { TorrentSummary } from '../../shared/torrent-types';
 import { formatBytes, formatEta, formatRate } from '../../shared/format';
 
@@ -63,6 +64,20 @@ class PlainLines implements ProgressReporter {
   }
 }
 
+/** The main thread's responsiveness during the run: hashing and disk work must stay off it. */
+// 1 ms sampling: the figure then is the delay itself, not the sampling interval plus it.
+const loopDelay = monitorEventLoopDelay({ resolution: 1 });
+loopDelay.enable();
+
+function eventLoopDelayMs(): { p50: number; p99: number; max: number } {
+  const ms = (ns: number) => Math.round(ns / 1e4) / 100;
+  return {
+    p50: ms(loopDelay.percentile(50)),
+    p99: ms(loopDelay.percentile(99)),
+    max: ms(loopDelay.max),
+  };
+}
+
 class JsonLines implements ProgressReporter {
   constructor(private readonly out: NodeJS.WriteStream) {}
 
@@ -73,7 +88,13 @@ class JsonLines implements ProgressReporter {
   finish(s: TorrentSummary, elapsedMs: number): void {
     const seconds = elapsedMs / 1000;
     this.out.write(
-      `${JSON.stringify({ event: 'done', ...pick(s), elapsedSec: seconds, averageBytesPerSec: Math.round(s.totalBytes / Math.max(seconds, 0.001)) })}\n`,
+      `${JSON.stringify({
+        event: 'done',
+        ...pick(s),
+        elapsedSec: seconds,
+        averageBytesPerSec: Math.round(s.totalBytes / Math.max(seconds, 0.001)),
+        eventLoopDelayMs: eventLoopDelayMs(),
+      })}\n`,
     );
   }
 }
