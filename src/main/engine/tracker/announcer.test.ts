@@ -271,6 +271,17 @@ describe('Announcer (BEP 12)', () => {
     await a.stop();
   });
 
+  it("HT-03 regression: 'completed' asked just after the reply, while the round is ending, is not held back 30 min", async () => {
+    const { calls, announce } = scripted({ 'http://a/': [ok(), ok()] });
+    const a = new Announcer([['http://a/']], stats, ids, { announce });
+    // Runs after the reply was handled but before the round's promise settles.
+    a.once('peers', () => void Promise.resolve().then(() => a.completed()));
+    a.start();
+    await vi.advanceTimersByTimeAsync(1500);
+    expect(calls.map((c) => c.event)).toEqual(['started', 'completed']);
+    await a.stop();
+  });
+
   it('HT-06: emits warnings and errors, echoes the tracker id and keeps it when omitted', async () => {
     const { calls, announce } = scripted({
       'http://a/': [

@@ -163,8 +163,10 @@ export class Announcer extends EventEmitter<AnnouncerEvents> {
     this.completedAsked = true;
     if (!this.running) return;
     this.completedPending = true;
-    // 'completed' is exempt from 'min interval' (HT-07).
-    if (!this.inFlight) this.schedule(0);
+    // 'completed' is exempt from 'min interval' (HT-07). Scheduled even while a round is in
+    // flight: that round may already have set its next (30 min) timer; this replaces it, and
+    // the timer waits for the round to end.
+    this.schedule(0);
   }
 
   /** Asks for more peers now, unless the tracker's 'min interval' forbids it. */
