@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { bencode } from '../bencode/encode';
+import { bencode, type BEncodable } from '../bencode/encode';
 import { Announcer } from './announcer';
 import { httpAnnounce, type AnnounceRequest } from './http-announce';
 
@@ -33,9 +33,7 @@ afterEach(() => {
   server = null;
 });
 
-async function tracker(
-  onAnnounce: (q: Map<string, Buffer>) => Record<string, unknown>,
-): Promise<string> {
+async function tracker(onAnnounce: (q: Map<string, Buffer>) => BEncodable): Promise<string> {
   server = http.createServer((req, res) => {
     res.end(Buffer.from(bencode(onAnnounce(queryBytes(req.url ?? '')))));
   });
