@@ -379,6 +379,32 @@ describe('Announcer (BEP 12)', () => {
     expect(vi.getTimerCount()).toBe(0);
   });
 
+  it('start() while stop() is still saying goodbye begins a clean session', async () => {
+    const events: string[] = [];
+    let releaseStopped = (): void => undefined;
+    const announce = (url: string, r: AnnounceRequest): Promise<AnnounceResponse> => {
+      events.push(String(r.event));
+      if (r.event === 'stopped') return new Promise((res) => (releaseStopped = () => res(ok())));
+      return Promise.resolve(ok());
+    };
+    const a = new Announcer([['http://a/']], stats, ids, { announce });
+    a.start();
+    await vi.advanceTimersByTimeAsync(10);
+    const stopping = a.stop();
+    await vi.advanceTimersByTimeAsync(10);
+    a.start();
+    await vi.advanceTimersByTimeAsync(10);
+    releaseStopped();
+    await stopping;
+    expect(a.rows()[0]!.status).toBe('working');
+    await vi.advanceTimersByTimeAsync(600_000);
+    const last = a.stop();
+    await vi.advanceTimersByTimeAsync(STOP_TIMEOUT_MS);
+    await last;
+    expect(events).toEqual(['started', 'stopped', 'started', 'undefined', 'stopped']);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
   it('drops duplicate URLs and empty tiers', () => {
     const a = new Announcer(
       [['http://a/', 'http://a/'], [], ['http://a/', 'http://b/']],

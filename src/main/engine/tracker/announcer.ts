@@ -149,8 +149,9 @@ export class Announcer extends EventEmitter<AnnouncerEvents> {
   start(): void {
     if (this.running) return;
     this.running = true;
-    // A resume is a new session: every tracker may be asked at once again.
+    // A resume is a new session: every tracker hears 'started' again and may be asked at once.
     for (const t of this.tiers.flat()) {
+      t.startedSent = false;
       t.fails = 0;
       t.retryAt = null;
     }
@@ -205,8 +206,9 @@ export class Announcer extends EventEmitter<AnnouncerEvents> {
     };
     // Best effort: a tracker forgets us after its interval anyway, so never wait long.
     await withTimeout(goodbye(), STOP_TIMEOUT_MS);
+    // start() during the goodbye began a new session: its rows are not ours to reset.
+    if (this.running) return;
     for (const t of this.tiers.flat()) {
-      t.startedSent = false;
       t.nextAnnounceAt = null;
       if (t.status === 'working' || t.status === 'announcing') t.status = 'idle';
     }
