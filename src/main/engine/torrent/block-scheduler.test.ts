@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { BLOCK_SIZE, BlockScheduler, type SchedulerPeer } from './block-scheduler';
+import {
+  BLOCK_SIZE,
+  BlockScheduler,
+  ENDGAME_MIN_WAIT_MS,
+  type SchedulerPeer,
+} from './block-scheduler';
 
 /** A bitfield with the given pieces set. */
 function bits(pieceCount: number, pieces: number[]): Uint8Array {
@@ -29,9 +34,9 @@ describe('BlockScheduler', () => {
     const reqs = s.fill('a', 0);
     expect(reqs).toEqual([{ index: 2, begin: 0, length: 1000 }]);
     s.addPeer(peer('b', bits(3, [0, 1, 2])));
-    const more = s.fill('b', 0);
+    const more = s.fill('b', ENDGAME_MIN_WAIT_MS);
     // Pieces 0 and 1 in full, then (every piece now started: endgame) the short block of
-    // piece 2 that is still outstanding at a.
+    // piece 2 that has been outstanding at a for a while.
     expect(more.slice(0, 4).every((r) => r.length === BLOCK_SIZE && r.index !== 2)).toBe(true);
     expect(more.slice(4)).toEqual([{ index: 2, begin: 0, length: 1000 }]);
   });
@@ -88,6 +93,18 @@ describe('BlockScheduler', () => {
     expect(s.onBlock('a', r!.index, r!.begin, new Uint8Array(BLOCK_SIZE)).accepted).toBe(false);
   });
 
+  it('keeps a block that arrives after its request was released (choke racing data on the wire)', () => {
+    const s = setup(1, 2 * BLOCK_SIZE);
+    s.availability[0] = 1;
+    s.addPeer(peer('a', bits(1, [0]), 10));
+    s.fill('a', 0);
+    s.releasePeerRequests('a');
+    const late = s.onBlock('a', 0, 0, new Uint8Array(BLOCK_SIZE));
+    expect(late.accepted).toBe(true);
+    // Only the other block is asked for again.
+    expect(s.fill('a', 0)).toEqual([{ index: 0, begin: BLOCK_SIZE, length: BLOCK_SIZE }]);
+  });
+
   it('gives a choking peer’s requests to another peer', () => {
     const s = setup(1, 2 * BLOCK_SIZE);
     s.availability[0] = 2;
@@ -107,7 +124,10 @@ describe('BlockScheduler', () => {
     s.addPeer(peer('b', bits(1, [0]), 10));
     const ra = s.fill('a', 0);
     expect(s.inEndgame()).toBe(true);
-    const rb = s.fill('b', 0);
+    // Blocks asked for a moment ago are not duplicated yet...
+    expect(s.fill('b', ENDGAME_MIN_WAIT_MS - 1)).toEqual([]);
+    // ...but once they have waited, a second peer is asked too.
+    const rb = s.fill('b', ENDGAME_MIN_WAIT_MS);
     expect(rb).toHaveLength(2);
     const result = s.onBlock('b', 0, 0, new Uint8Array(BLOCK_SIZE));
     expect(result.cancels).toEqual([
@@ -116,7 +136,7 @@ describe('BlockScheduler', () => {
     expect(s.outstandingCount('a')).toBe(ra.length - 1);
     // A third peer never gets a block already asked twice.
     s.addPeer(peer('c', bits(1, [0]), 10));
-    expect(s.fill('c', 0)).toEqual([]);
+    expect(s.fill('c', 10 * ENDGAME_MIN_WAIT_MS)).toEqual([]);
   });
 
   it('a failed piece is fetched again', () => {

@@ -53,6 +53,8 @@ const enum BlockState {
 
 /** Endgame asks at most this many peers for the same block. */
 const MAX_REQUESTS_PER_BLOCK = 2;
+/** Endgame duplicates only blocks outstanding at least this long. */
+export const ENDGAME_MIN_WAIT_MS = 1000;
 
 class ActivePiece {
   readonly blockCount: number;
@@ -235,16 +237,16 @@ export class BlockScheduler {
     if (blockIndex >= piece.blockCount || block.length !== piece.blockLength(blockIndex))
       return none;
     const key = index * BLOCKS_PER_PIECE_MAX + blockIndex;
-    const askedThisPeer = entry.outstanding.delete(key);
+    entry.outstanding.delete(key);
     const owners = piece.owners[blockIndex];
     if (owners) {
       const at = owners.indexOf(peerKey);
       if (at >= 0) owners.splice(at, 1);
     }
-    // A block we never asked this peer for is dropped: accepting unsolicited data would let a
-    // peer push bytes we cannot attribute. A late block after a cancel or timeout is still
-    // welcome if nobody has delivered it yet.
-    if (!askedThisPeer && !this.wasAskedBefore(piece, blockIndex)) return none;
+    // Blocks of pieces we are not fetching are dropped. A block of a piece in progress is kept
+    // even when this peer's request for it was released (a choke or a timeout races the data
+    // already on the wire): throwing it away only to fetch it again helps nobody, and the
+    // peer is still blamed if the piece fails its hash (contributors).
     if (piece.state[blockIndex] === BlockState.Received) return none;
 
     // Never pooled: the buffer is transferred to a hashing worker and must own its memory.
@@ -310,13 +312,14 @@ export class BlockScheduler {
       }
     }
     entry.outstanding.clear();
-    this.dropIdlePieces();
     return released;
   }
 
   removePeer(peerKey: string): void {
     this.releasePeerRequests(peerKey);
     this.peers.delete(peerKey);
+    // Data can no longer arrive from this peer: untouched pieces go back to the picker.
+    this.dropIdlePieces();
   }
 
   /** Buffers of pieces in flight and awaiting verification, in bytes. */
@@ -374,17 +377,18 @@ export class BlockScheduler {
         const owners = piece.owners[b];
         if (!owners || owners.length >= MAX_REQUESTS_PER_BLOCK || owners.includes(peer.key))
           continue;
+        // Only blocks that have waited a while: a fresh request is most likely already on its
+        // way, and asking twice would only fetch it twice (the cancel comes too late).
+        const key = piece.index * BLOCKS_PER_PIECE_MAX + b;
+        const askedAt =
+          owners.length > 0 ? this.peers.get(owners[0]!)?.outstanding.get(key) : undefined;
+        if (askedAt !== undefined && now - askedAt < ENDGAME_MIN_WAIT_MS) continue;
         owners.push(peer.key);
         entry.outstanding.set(piece.index * BLOCKS_PER_PIECE_MAX + b, now);
         out.push({ index: piece.index, begin: b * BLOCK_SIZE, length: piece.blockLength(b) });
         room--;
       }
     }
-  }
-
-  /** A block counts as asked for if it is not open: some peer was asked for it at some point. */
-  private wasAskedBefore(piece: ActivePiece, blockIndex: number): boolean {
-    return piece.state[blockIndex] !== BlockState.Open;
   }
 
   private releasePending(index: number): void {
