@@ -10,3 +10,4 @@ export { Torrent, type TorrentEvents } from './torrent/torrent';
 export { EngineError, InvalidTorrentError } from './errors';
 export { parseMetainfo, type Metainfo, type TorrentFile } from './metainfo/metainfo';
 export type { PeerAddress } from './torrent/peer-directory';
+export { TrackerError } from './tracker/http-announce';

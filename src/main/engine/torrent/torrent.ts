@@ -47,6 +47,8 @@ export interface TorrentEvents {
 }
 
 const TICK_MS = 1000;
+/** Fewer connected peers than this while downloading makes us ask trackers for more. */
+const LOW_PEER_COUNT = 5;
 
 /**
  * One swarm's lifecycle: checking what is on disk, downloading, seeding, paused, or stopped by
@@ -162,9 +164,16 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     this.setState(this.scheduler.isComplete ? 'seeding' : 'downloading');
     this.swarm.start();
     this.announcer?.start();
-    this.tickTimer = setInterval(() => this.swarm.tick(), TICK_MS);
+    this.tickTimer = setInterval(() => this.tick(), TICK_MS);
     this.tickTimer.unref();
     if (this.scheduler.isComplete) this.emit('done');
+  }
+
+  private tick(): void {
+    this.swarm.tick();
+    // Short of peers while downloading: ask the trackers again (they enforce their own minimum).
+    if (!this.scheduler.isComplete && this.swarm.connectedCount < LOW_PEER_COUNT)
+      this.announcer?.announceNow();
   }
 
   /** No traffic while paused: sockets are closed and trackers told we stopped. */
