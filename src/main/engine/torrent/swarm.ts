@@ -67,6 +67,10 @@ interface Peer {
   hashFailures: number;
   uploads: BlockRequest[];
   uploading: boolean;
+  /** When the peer choked us, while that lasts. */
+  chokedAt: number | null;
+  /** When the peer unchoked us after a choke, until a block arrives. */
+  unchokedAt: number | null;
 }
 
 const MAX_HALF_OPEN = 8;
@@ -83,6 +87,10 @@ const MAX_QUEUED_UPLOADS = 256;
 /** Requests bigger than this are refused: 16 KiB is the norm, 128 KiB what anyone tolerates. */
 const MAX_UPLOAD_REQUEST = 128 * 1024;
 const BAN_AFTER_HASH_FAILURES = 3;
+/** A choke lasting this long means our pending requests there are gone. */
+const CHOKE_GRACE_MS = 1000;
+/** After choke and unchoke, old requests not served within this long were dropped by the peer. */
+const UNCHOKE_DELIVERY_WAIT_MS = 3000;
 
 /**
  * The peers of one torrent: dialling and accepting, message handling, asking for blocks through
@@ -164,6 +172,7 @@ export class Swarm extends EventEmitter<SwarmEvents> {
     const now = this.now();
     for (const peer of this.peers.values()) {
       this.adaptQueue(peer);
+      this.settleChoke(peer, now);
       const oldest = this.opts.scheduler.oldestRequestAt(peer.key);
       if (oldest !== null && now - Math.max(oldest, peer.lastBlockAt) > SNUB_AFTER_MS)
         this.snub(peer);
@@ -312,6 +321,8 @@ export class Swarm extends EventEmitter<SwarmEvents> {
       hashFailures: 0,
       uploads: [],
       uploading: false,
+      chokedAt: null,
+      unchokedAt: null,
     };
     this.peers.set(key, peer);
     this.directory.markConnected(key);
@@ -376,11 +387,20 @@ export class Swarm extends EventEmitter<SwarmEvents> {
         return;
       }
       case 'choke':
-        // Without the fast extension a choke discards every request we had pending there.
-        scheduler.releasePeerRequests(peer.key);
-        this.wakeAll();
+        // BEP 3 says a choke discards our pending requests, but libtorrent re-chokes and
+        // unchokes in one breath and then serves them anyway. Asking again at once fetches
+        // everything twice; so the requests are given up only if the choke lasts (tick).
+        debugLog(
+          'peer',
+          `${peer.key} choked us with ${scheduler.outstandingCount(peer.key)} requests outstanding`,
+        );
+        peer.chokedAt = this.now();
+        peer.unchokedAt = null;
         return;
       case 'unchoke':
+        debugLog('peer', `${peer.key} unchoked us`);
+        if (peer.chokedAt !== null) peer.unchokedAt = this.now();
+        peer.chokedAt = null;
         this.requestMore(peer);
         return;
       case 'piece':
@@ -422,6 +442,7 @@ export class Swarm extends EventEmitter<SwarmEvents> {
     this.opts.downMeter.add(block.length);
     peer.lastBlockAt = now;
     peer.snubbed = false;
+    peer.unchokedAt = null;
     const result = this.opts.scheduler.onBlock(peer.key, index, begin, block);
     if (!result.accepted) {
       this.emit('wasted-bytes', block.length);
@@ -546,6 +567,20 @@ export class Swarm extends EventEmitter<SwarmEvents> {
       MIN_QUEUE * 4,
       Math.min(target, MAX_QUEUE, peer.peerRequestLimit),
     );
+  }
+
+  /**
+   * A choke that lasts, or an unchoke after which none of the old requests arrive, means the
+   * peer dropped them: give them to other peers.
+   */
+  private settleChoke(peer: Peer, now: number): void {
+    const { scheduler } = this.opts;
+    const lasting = peer.chokedAt !== null && now - peer.chokedAt >= CHOKE_GRACE_MS;
+    const forgotten = peer.unchokedAt !== null && now - peer.unchokedAt >= UNCHOKE_DELIVERY_WAIT_MS;
+    if (!lasting && !forgotten) return;
+    peer.chokedAt = null;
+    peer.unchokedAt = null;
+    if (scheduler.releasePeerRequests(peer.key) > 0) this.wakeAll();
   }
 
   private snub(peer: Peer): void {
