@@ -91,10 +91,12 @@ describe('Session', () => {
     expect(leech.state).toBe('paused');
     expect(leech.summary().peersConnected).toBe(0);
     const before = leech.summary();
+    // Pieces already received may still finish verifying and be written; nothing new arrives.
+    const inFlight = leech.pieceStates().filter((p) => p === 1).length;
     expect(before.progress).toBeLessThan(1);
     await new Promise((r) => setTimeout(r, 500));
     expect(leech.summary().downloadedBytes).toBe(before.downloadedBytes);
-    expect(leech.summary().piecesDone).toBeLessThanOrEqual(before.piecesDone + 8);
+    expect(leech.summary().piecesDone).toBeLessThanOrEqual(before.piecesDone + inFlight);
     await leech.resume();
     leech.addPeers([{ ip: '127.0.0.1', port: seedSession.port }]);
     await done(leech);
