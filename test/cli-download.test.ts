@@ -34,7 +34,12 @@ function runCli(
   o: { timeoutMs: number; onEvent?: (e: Record<string, unknown>) => void },
 ): Promise<CliRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // Resume data goes to the test's own folder, not the user's.
+    const env = { ...process.env, XDG_STATE_HOME: join(tmp.path, 'xdg-state') };
+    const child = spawn(process.execPath, [CLI, ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env,
+    });
     let stdout = '';
     let stderr = '';
     const events: Record<string, unknown>[] = [];

@@ -34,7 +34,11 @@ async function startTesseraSeeder(
   const child = spawn(
     process.execPath,
     [CLI, 'download', torrent, '--out', dataDir, '--json', '--seed', '--bind', host],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+    // Resume data goes to the test's own folder, not the user's.
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, XDG_STATE_HOME: join(tmp.path, 'xdg-state') },
+    },
   );
   const events: Record<string, unknown>[] = [];
   let stderr = '';

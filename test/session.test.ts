@@ -144,3 +144,62 @@ describe('Session', () => {
     expect(s.torrents()).toHaveLength(0);
   });
 });
+
+describe('resume data', () => {
+  it('a restart resumes from resume data without hashing unchanged files; damaged resume data falls back to the disk', async () => {
+    const { open, stat: statFile, utimes, writeFile } = await import('node:fs/promises');
+    const fx = makeFixture({
+      name: 'resume.bin',
+      files: { single: 4_000_000 },
+      pieceLength: 65_536,
+    });
+    const seedSession = await session('seed');
+    await fx.writeTo(path.join(dir, 'seed'));
+    await done(await seedSession.addTorrent(fx.torrent));
+
+    const stateDir = path.join(dir, 'state');
+    const first = await session('leech', stateDir);
+    const leech = await first.addTorrent(fx.torrent);
+    const paused = new Promise<void>((resolve) =>
+      leech.on('piece', () => leech.summary().piecesDone >= 10 && void leech.pause().then(resolve)),
+    );
+    leech.addPeers([{ ip: '127.0.0.1', port: seedSession.port }]);
+    await paused;
+    const piecesBefore = leech.summary().piecesDone;
+    const firstHave = leech.pieceStates().indexOf(2);
+    expect(piecesBefore).toBeGreaterThanOrEqual(10);
+    await first.close();
+    sessions.splice(sessions.indexOf(first), 1);
+
+    // Damage a verified piece behind Tessera's back but keep the file's size and time: resume
+    // data vouches for unchanged files, so the restart trusts it without hashing...
+    const file = path.join(dir, 'leech', 'resume.bin');
+    const { mtime, atime } = await statFile(file);
+    const fh = await open(file, 'r+');
+    await fh.write(Buffer.from([0xde, 0xad]), 0, 2, firstHave * 65_536 + 100);
+    await fh.close();
+    await utimes(file, atime, mtime);
+    const second = await session('leech', stateDir);
+    const restored = second.getTorrent(leech.id)!;
+    expect(restored.state).toBe('paused');
+    await restored.resume();
+    await new Promise((r) => setTimeout(r, 50));
+    expect(restored.summary().piecesDone).toBeGreaterThanOrEqual(piecesBefore);
+    await second.close();
+    sessions.splice(sessions.indexOf(second), 1);
+
+    // ...while damaged resume data makes it check the disk, which finds the bad piece.
+    await writeFile(path.join(stateDir, 'resume', `${leech.id}.resume.json`), '{"version":1,');
+    const third = await session('leech', stateDir);
+    const checked = third.getTorrent(leech.id)!;
+    // It was running when the second session closed, so it starts (and checks) by itself.
+    if (checked.state === 'checking')
+      await new Promise((resolve) => checked.once('state', resolve));
+    expect(checked.pieceStates()[firstHave]).not.toBe(2);
+    expect(checked.summary().piecesDone).toBeGreaterThanOrEqual(piecesBefore - 1);
+    // Verify data, then finish from the seed: every byte right.
+    checked.addPeers([{ ip: '127.0.0.1', port: seedSession.port }]);
+    await done(checked);
+    expect((await readFile(file)).equals(fx.content)).toBe(true);
+  });
+});

@@ -1,3 +1,4 @@
+import { homedir } from 'node:os';
 import path from 'node:path';
 import { EngineError, Session, type Torrent } from '../engine';
 import { flag, parseArgs, UsageError, value, values } from './args';
@@ -5,7 +6,7 @@ import { progressReporter, type ProgressReporter } from './progress';
 import { readTorrentBytes } from './read-torrent-file';
 
 export const DOWNLOAD_USAGE =
-  'tessera download <file.torrent> --out <dir> [--json] [--peer ip:port]... [--port N] [--bind ip] [--no-trackers] [--timeout seconds] [--seed]';
+  'tessera download <file.torrent> --out <dir> [--json] [--peer ip:port]... [--port N] [--bind ip] [--resume-dir DIR] [--no-trackers] [--timeout seconds] [--seed]';
 
 /**
  * `tessera download`: fetches one torrent into <out>/<name>, verifying every piece, and exits 0
@@ -14,7 +15,7 @@ export const DOWNLOAD_USAGE =
 export async function runDownload(argv: readonly string[]): Promise<number> {
   const args = parseArgs(argv, {
     booleans: ['json', 'no-trackers', 'seed'],
-    values: ['out', 'peer', 'port', 'timeout', 'max-peers', 'bind'],
+    values: ['out', 'peer', 'port', 'timeout', 'max-peers', 'bind', 'resume-dir'],
   });
   if (args.positional.length !== 1) throw new UsageError(`usage: ${DOWNLOAD_USAGE}`);
   const out = value(args, 'out');
@@ -32,6 +33,7 @@ export async function runDownload(argv: readonly string[]): Promise<number> {
     noTrackers,
     maxPeersPerTorrent: maxPeers,
     bindAddress: value(args, 'bind'),
+    resumeDir: path.resolve(value(args, 'resume-dir') ?? defaultResumeDir()),
   });
   const mode = flag(args, 'json') ? 'json' : process.stderr.isTTY ? 'tty' : 'plain';
   const reporter = progressReporter(mode, mode === 'json' ? process.stdout : process.stderr);
@@ -149,4 +151,10 @@ function optionalInt(
   if (!Number.isInteger(n) || n < min || n > max)
     throw new UsageError(`--${name} must be a whole number from ${min} to ${max}`);
   return n;
+}
+
+/** Resume data outlives the process, so a download interrupted and started again resumes at once. */
+function defaultResumeDir(): string {
+  const base = process.env.XDG_STATE_HOME || path.join(homedir(), '.local', 'state');
+  return path.join(base, 'tessera', 'resume');
 }

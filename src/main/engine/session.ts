@@ -1,8 +1,9 @@
 import { EventEmitter } from 'node:events';
-import { mkdir, readFile, rename, rm, writeFile, open as openFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { EngineError } from './errors';
+import { writeFileAtomic } from './util/atomic-write';
 import { parseMetainfo } from './metainfo/metainfo';
 import { generatePeerId } from './peer/peer-id';
 import { HashPool } from './storage/hash-pool';
@@ -22,6 +23,11 @@ export interface SessionOptions {
   maxPeersPerTorrent?: number;
   /** Where the list of torrents is kept so that a restart restores them; none when absent. */
   stateDir?: string;
+  /**
+   * Where resume data is kept (one file per torrent), so a restart does not hash everything
+   * again. Defaults to <stateDir>/resume; none when neither is given.
+   */
+  resumeDir?: string;
   /** Do not announce to trackers (tests that give peers by hand). */
   noTrackers?: boolean;
 }
@@ -113,6 +119,9 @@ export class Session extends EventEmitter<SessionEvents> {
     if (!torrent) throw new EngineError('unknown-torrent', `no torrent with id ${id}`);
     this.byId.delete(torrent.id);
     await torrent.destroy(opts);
+    // A torrent no longer in the list has no use for its resume data.
+    const resumeFile = this.resumeFile(torrent.id);
+    if (resumeFile) await rm(resumeFile, { force: true });
     if (this.opts.stateDir)
       await rm(this.torrentFilePath(this.opts.stateDir, torrent.id), { force: true });
     this.emit('torrent-removed', torrent.id);
@@ -162,6 +171,7 @@ export class Session extends EventEmitter<SessionEvents> {
       maxPeers: this.opts.maxPeersPerTorrent ?? 50,
       noTrackers: this.opts.noTrackers,
       bindAddress: this.opts.bindAddress,
+      resumeFile: this.resumeFile(metainfo.infoHashHex),
       addedAt,
     });
     // A torrent's failure is shown on that torrent; it must never take the session down.
@@ -230,6 +240,13 @@ export class Session extends EventEmitter<SessionEvents> {
       torrent.acceptIncoming(socket, { ip, port: socket.remotePort });
     };
     socket.on('data', onData);
+  }
+
+  private resumeFile(id: string): string | undefined {
+    const dir =
+      this.opts.resumeDir ??
+      (this.opts.stateDir ? path.join(this.opts.stateDir, 'resume') : undefined);
+    return dir ? path.join(dir, `${id}.resume.json`) : undefined;
   }
 
   private torrentFilePath(stateDir: string, id: string): string {
@@ -307,20 +324,6 @@ function parseSavedSession(json: unknown): SavedTorrent[] {
     });
   }
   return out;
-}
-
-/** Write to a temporary file, flush it, then rename over the target: never a torn file. */
-export async function writeFileAtomic(target: string, data: Uint8Array | string): Promise<void> {
-  await mkdir(path.dirname(target), { recursive: true });
-  const tmp = `${target}.${process.pid}.${Date.now()}.tmp`;
-  await writeFile(tmp, data);
-  const handle = await openFile(tmp, 'r+');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  await rename(tmp, target);
 }
 
 /** Fails early, with a message a person can act on, when the folder cannot be written. */

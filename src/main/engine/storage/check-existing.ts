@@ -18,22 +18,25 @@ export async function checkExistingPieces(
   pool: HashPool,
   onProgress?: (checked: number, total: number) => void,
   isCancelled: () => boolean = () => false,
+  /** Check only these pieces (e.g. those of files changed since the resume data was saved). */
+  only?: readonly number[],
 ): Promise<Uint8Array> {
   const pieceCount = pieceHashes.length / 20;
   const have = new Uint8Array(Math.ceil(pieceCount / 8));
   if (!(await storage.anyFileExists())) return have;
+  const indexes = only ?? Array.from({ length: pieceCount }, (_, i) => i);
   let next = 0;
   let checked = 0;
   const worker = async () => {
-    while (next < pieceCount && !isCancelled()) {
-      const index = next++;
+    while (next < indexes.length && !isCancelled()) {
+      const index = indexes[next++]!;
       const length = Math.min(layout.pieceLength, layout.totalLength - index * layout.pieceLength);
       let data: Uint8Array;
       try {
         data = await storage.read(index, 0, length);
       } catch (err) {
         if (err instanceof StorageError) {
-          checked++;
+          onProgress?.(++checked, indexes.length);
           continue;
         }
         throw err;
@@ -45,9 +48,9 @@ export async function checkExistingPieces(
         own,
       );
       if (ok) setBit(have, index);
-      onProgress?.(++checked, pieceCount);
+      onProgress?.(++checked, indexes.length);
     }
   };
-  await Promise.all(Array.from({ length: Math.min(CONCURRENCY, pieceCount) }, worker));
+  await Promise.all(Array.from({ length: Math.min(CONCURRENCY, indexes.length) }, worker));
   return have;
 }

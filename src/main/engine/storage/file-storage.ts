@@ -3,6 +3,7 @@ import { mkdir, open, rm, rmdir, stat, type FileHandle } from 'node:fs/promises'
 import path from 'node:path';
 import { resolveInside } from '../metainfo/paths';
 import { spansForRange, type StorageLayout } from './piece-layout';
+import { statFiles, type ResumeData } from './resume-data';
 import { describeFsError, StorageError } from './storage-error';
 
 /** Pieces in and out of wherever they are kept (STYLE.md 12). */
@@ -13,6 +14,10 @@ export interface PieceStorage {
   read(index: number, begin: number, length: number): Promise<Uint8Array>;
   /** Whether any of the torrent's files exist on disk yet: if none do, there is nothing to check. */
   anyFileExists(): Promise<boolean>;
+  /** Forces written data to the disk (before resume data claims it is there). */
+  flush?(): Promise<void>;
+  /** Size and modification time of each file, for resume data. */
+  fileStats?(): Promise<ResumeData['files']>;
   close(): Promise<void>;
   /** Deletes the files this torrent wrote, and the folders it made that are left empty. */
   remove?(): Promise<void>;
@@ -127,7 +132,20 @@ export class FileStorage implements PieceStorage {
     return false;
   }
 
+  async flush(): Promise<void> {
+    await Promise.all(
+      [...this.handles.values()]
+        .filter((h) => h.writable)
+        .map((h) => h.handle.datasync().catch(() => undefined)),
+    );
+  }
+
+  fileStats(): Promise<ResumeData['files']> {
+    return statFiles(this.paths);
+  }
+
   async close(): Promise<void> {
+    await this.flush();
     await Promise.allSettled([...this.opening.values()]);
     const handles = [...this.handles.values()];
     this.handles.clear();

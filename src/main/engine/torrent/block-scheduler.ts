@@ -129,6 +129,12 @@ export class BlockScheduler {
     this.haveCount++;
   }
 
+  /** Forgets every verified piece (before a full recheck). */
+  clearHave(): void {
+    this.have.fill(0);
+    this.haveCount = 0;
+  }
+
   get isComplete(): boolean {
     return this.haveCount === this.opts.pieceCount;
   }

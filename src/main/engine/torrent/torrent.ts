@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { rm } from 'node:fs/promises';
 import type { Duplex } from 'node:stream';
 import {
   PieceState,
@@ -10,8 +11,10 @@ import {
 } from '../../../shared/torrent-types';
 import { EngineError } from '../errors';
 import type { Metainfo } from '../metainfo/metainfo';
-import { hasBit } from '../picker/bitfield';
+import { countBits, hasBit } from '../picker/bitfield';
 import { checkExistingPieces } from '../storage/check-existing';
+import { loadResumeData, planResume, saveResumeData } from '../storage/resume-data';
+import { debugLog } from '../util/debug-log';
 import { FileStorage, type PieceStorage } from '../storage/file-storage';
 import type { HashPool } from '../storage/hash-pool';
 import { verifyPiece } from '../storage/hash-pool';
@@ -32,6 +35,8 @@ export interface TorrentOptions {
   openStorage?: (m: Metainfo, downloadDir: string) => Promise<PieceStorage>;
   /** Dial peers without sockets (tests). */
   dial?: (address: PeerAddress) => Duplex;
+  /** Where this torrent's resume data lives; none when absent (then a restart hashes the disk). */
+  resumeFile?: string;
   /** Trackers are not asked (tests, or peers given by hand). */
   noTrackers?: boolean;
   /** Local address for outgoing connections. */
@@ -49,6 +54,8 @@ export interface TorrentEvents {
 const TICK_MS = 1000;
 /** Fewer connected peers than this while downloading makes us ask trackers for more. */
 const LOW_PEER_COUNT = 5;
+/** Resume data is saved this often (in ticks) while pieces keep arriving, and on pause and quit. */
+const RESUME_SAVE_EVERY_TICKS = 5;
 
 /**
  * One swarm's lifecycle: checking what is on disk, downloading, seeding, paused, or stopped by
@@ -74,6 +81,11 @@ export class Torrent extends EventEmitter<TorrentEvents> {
   /** Guards against a pause/resume racing an earlier start still in progress. */
   private generation = 0;
   private readonly verifying = new Set<Promise<void>>();
+  private ticks = 0;
+  private savedHaveCount = -1;
+  private savingResume = false;
+  /** The next check ignores resume data ("Verify data"). */
+  private forceFullCheck = false;
 
   constructor(private readonly opts: TorrentOptions) {
     super();
@@ -139,23 +151,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
           this.opts.openStorage ?? ((m: Metainfo, dir: string) => FileStorage.open(m, dir));
         this.storage = await open(this.metainfo, this.downloadDir);
       }
-      if (!this.checked) {
-        this.setState('checking');
-        const have = await checkExistingPieces(
-          this.storage,
-          this.metainfo,
-          this.metainfo.pieceHashes,
-          this.opts.hashPool,
-        );
-        if (generation !== this.generation) return;
-        for (let i = 0; i < this.metainfo.pieceCount; i++) {
-          if (hasBit(have, i) && !hasBit(this.scheduler.have, i)) {
-            this.scheduler.setHave(i);
-            this.doneBytes += this.scheduler.pieceSize(i);
-          }
-        }
-        this.checked = true;
-      }
+      if (!this.checked && !(await this.check(this.storage, generation))) return;
     } catch (err) {
       if (generation === this.generation) this.fail(err);
       return;
@@ -171,6 +167,14 @@ export class Torrent extends EventEmitter<TorrentEvents> {
 
   private tick(): void {
     this.swarm.tick();
+    if (
+      ++this.ticks % RESUME_SAVE_EVERY_TICKS === 0 &&
+      this.scheduler.haveCount !== this.savedHaveCount &&
+      !this.savingResume
+    ) {
+      this.savingResume = true;
+      void this.saveResume().finally(() => (this.savingResume = false));
+    }
     // Short of peers while downloading: ask the trackers again (they enforce their own minimum).
     if (!this.scheduler.isComplete && this.swarm.connectedCount < LOW_PEER_COUNT)
       this.announcer?.announceNow();
@@ -182,7 +186,108 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     this.generation++;
     this.stopActivity('paused');
     this.setState('paused');
+    await Promise.allSettled([...this.verifying]);
+    await this.saveResume();
     await this.announcer?.stop();
+  }
+
+  /** "Verify data": forget what we know, hash everything on disk again, keep what matches. */
+  async recheck(): Promise<void> {
+    const wasRunning = this.stateValue !== 'paused' && this.stateValue !== 'error';
+    const generation = ++this.generation;
+    this.stopActivity('verifying data');
+    await Promise.allSettled([...this.verifying]);
+    this.scheduler.clearHave();
+    this.doneBytes = 0;
+    this.checked = false;
+    this.forceFullCheck = true;
+    if (wasRunning) {
+      this.stateValue = 'paused';
+      await this.start();
+      return;
+    }
+    if (this.storage && (await this.check(this.storage, generation))) this.setState('paused');
+  }
+
+  /** The checking state: finds the verified pieces; false when cancelled by pause or removal. */
+  private async check(storage: PieceStorage, generation: number): Promise<boolean> {
+    this.setState('checking');
+    const have = await this.findVerifiedPieces(storage, generation);
+    if (generation !== this.generation) return false;
+    for (let i = 0; i < this.metainfo.pieceCount; i++) {
+      if (hasBit(have, i) && !hasBit(this.scheduler.have, i)) {
+        this.scheduler.setHave(i);
+        this.doneBytes += this.scheduler.pieceSize(i);
+      }
+    }
+    this.checked = true;
+    await this.saveResume();
+    return true;
+  }
+
+  /**
+   * Pieces already verified: from resume data when it is there and valid (only pieces of files
+   * that changed since it was saved are hashed again), else by hashing what is on disk.
+   */
+  private async findVerifiedPieces(storage: PieceStorage, generation: number): Promise<Uint8Array> {
+    const m = this.metainfo;
+    const cancelled = () => generation !== this.generation;
+    const resumeFile = this.opts.resumeFile;
+    if (resumeFile && storage.fileStats && !this.forceFullCheck) {
+      const saved = await loadResumeData(resumeFile, {
+        infoHash: m.infoHashHex,
+        pieceCount: m.pieceCount,
+        fileCount: m.files.length,
+      });
+      if (saved) {
+        const plan = planResume(m, m.pieceCount, saved, await storage.fileStats());
+        debugLog(
+          'resume',
+          `${m.name}: resume data trusts ${countBits(plan.trusted)} pieces, rechecking ${plan.recheck.length}`,
+        );
+        const rechecked = await checkExistingPieces(
+          storage,
+          m,
+          m.pieceHashes,
+          this.opts.hashPool,
+          undefined,
+          cancelled,
+          plan.recheck,
+        );
+        for (let i = 0; i < plan.trusted.length; i++) plan.trusted[i]! |= rechecked[i]!;
+        return plan.trusted;
+      }
+    }
+    this.forceFullCheck = false;
+    return checkExistingPieces(storage, m, m.pieceHashes, this.opts.hashPool, undefined, cancelled);
+  }
+
+  /**
+   * Records the verified pieces with the files' sizes and times, after flushing the data to
+   * disk: resume data never claims more than the disk holds.
+   */
+  private async saveResume(): Promise<void> {
+    const { resumeFile } = this.opts;
+    const storage = this.storage;
+    if (!resumeFile || !storage?.fileStats || !this.checked) return;
+    const haveCount = this.scheduler.haveCount;
+    try {
+      await storage.flush?.();
+      await saveResumeData(resumeFile, {
+        version: 1,
+        infoHash: this.id,
+        pieceCount: this.metainfo.pieceCount,
+        have: this.scheduler.have.slice(),
+        files: await storage.fileStats(),
+        savedAt: Date.now(),
+      });
+      this.savedHaveCount = haveCount;
+    } catch (err) {
+      debugLog(
+        'resume',
+        `${this.metainfo.name}: could not save resume data: ${(err as Error).message}`,
+      );
+    }
   }
 
   async resume(): Promise<void> {
@@ -194,6 +299,8 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     this.generation++;
     this.stopActivity('removed');
     await Promise.allSettled([...this.verifying]);
+    if (!opts.deleteData) await this.saveResume();
+    else if (this.opts.resumeFile) await rm(this.opts.resumeFile, { force: true });
     await this.announcer?.stop();
     if (this.storage) {
       await this.storage.close();
