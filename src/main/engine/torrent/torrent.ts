@@ -414,9 +414,10 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     const m = this.metainfo;
     const generation = this.generation;
     const expected = m.pieceHashes.subarray(piece.index * 20, piece.index * 20 + 20);
+    // piece.data is handed to a hashing worker (detached); what comes back is `data`.
     const { ok, data } = await verifyPiece(this.opts.hashPool, expected, piece.data);
     if (!ok) {
-      this.wastedBytes += piece.data.length;
+      this.wastedBytes += data.length;
       this.scheduler.onPieceFailed(piece.index);
       this.swarm.pieceFailed(piece.contributors);
       return;

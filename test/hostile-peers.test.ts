@@ -1,0 +1,117 @@
+// Hostile peers on loopback, next to an honest seed: the download still completes, byte for
+// byte, and the bad peer is identified, closed and (for bad data) banned.
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { parseMetainfo, Session, type Torrent } from '../src/main/engine';
+import { startEvilPeer, type EvilMode, type EvilPeer } from './support/evil-peer';
+import { makeFixture, type TorrentFixture } from './support/torrent-fixture';
+
+let dir: string;
+const sessions: Session[] = [];
+const evils: EvilPeer[] = [];
+beforeEach(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'tessera-hostile-'));
+});
+afterEach(async () => {
+  await Promise.all(sessions.splice(0).map((s) => s.close()));
+  await Promise.all(evils.splice(0).map((e) => e.close()));
+  await rm(dir, { recursive: true, force: true });
+});
+
+const done = (t: Torrent) =>
+  new Promise<void>((resolve) => (t.isComplete ? resolve() : t.once('done', () => resolve())));
+
+async function setup(
+  mode: EvilMode,
+  withSeed: boolean,
+): Promise<{ fx: TorrentFixture; leech: Torrent; evil: EvilPeer; seedPort: number | null }> {
+  const fx = makeFixture({
+    name: `hostile-${mode}.bin`,
+    files: { single: 3_000_000 },
+    pieceLength: 65_536,
+  });
+  const m = parseMetainfo(fx.torrent);
+  const evil = await startEvilPeer({
+    infoHash: m.infoHash,
+    pieceCount: m.pieceCount,
+    content: fx.content,
+    pieceLength: fx.pieceLength,
+    mode,
+  });
+  evils.push(evil);
+  let seedPort: number | null = null;
+  if (withSeed) {
+    const seed = await Session.create({
+      downloadDir: path.join(dir, 'seed'),
+      listenHost: '127.0.0.1',
+      noTrackers: true,
+    });
+    sessions.push(seed);
+    await fx.writeTo(path.join(dir, 'seed'));
+    await done(await seed.addTorrent(fx.torrent));
+    seedPort = seed.port;
+  }
+  const leechSession = await Session.create({
+    downloadDir: path.join(dir, 'leech'),
+    listenHost: '127.0.0.1',
+    noTrackers: true,
+  });
+  sessions.push(leechSession);
+  const leech = await leechSession.addTorrent(fx.torrent);
+  return { fx, leech, evil, seedPort };
+}
+
+describe('hostile peers', () => {
+  it('wrong data: the pieces fail their hash, the peer is banned, the pieces come from the honest seed', async () => {
+    const { fx, leech, evil, seedPort } = await setup('corrupt', true);
+    leech.addPeers([{ ip: '127.0.0.1', port: evil.port }]);
+    // Let the liar serve first, then bring in the honest seed.
+    await new Promise((r) => setTimeout(r, 300));
+    leech.addPeers([{ ip: '127.0.0.1', port: seedPort! }]);
+    await done(leech);
+    expect((await readFile(path.join(dir, 'leech', fx.name))).equals(fx.content)).toBe(true);
+    expect(evil.stats.blocksServed).toBeGreaterThan(0);
+    // What it sent was thrown away (at least the three failed pieces that got it banned), and it is gone.
+    const wasted = leech.summary().wastedBytes;
+    expect(wasted).toBeGreaterThanOrEqual(3 * 65_536);
+    expect(wasted).toBeLessThanOrEqual(evil.stats.blocksServed * 16384);
+    expect(leech.detail().peers.map((p) => p.address)).not.toContain(`127.0.0.1:${evil.port}`);
+  });
+
+  it('pieces nobody asked for are dropped and counted as waste', async () => {
+    const { fx, leech, evil, seedPort } = await setup('unrequested', true);
+    leech.addPeers([
+      { ip: '127.0.0.1', port: evil.port },
+      { ip: '127.0.0.1', port: seedPort! },
+    ]);
+    await done(leech);
+    expect((await readFile(path.join(dir, 'leech', fx.name))).equals(fx.content)).toBe(true);
+  });
+
+  it('a 2^31-byte length prefix or a bitfield with spare bits closes that peer and nothing else', async () => {
+    for (const mode of ['huge-length', 'spare-bits'] as const) {
+      const { leech, evil } = await setup(mode, false);
+      leech.addPeers([{ ip: '127.0.0.1', port: evil.port }]);
+      const deadline = Date.now() + 5000;
+      while (evil.stats.closedByRemote === 0 && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 20));
+      expect(evil.stats.closedByRemote, mode).toBeGreaterThan(0);
+      expect(leech.state).toBe('downloading');
+      expect(leech.summary().peersConnected).toBe(0);
+    }
+  });
+
+  it('a peer that trickles one byte a second does not hold the download back', async () => {
+    const { fx, leech, evil, seedPort } = await setup('trickle', true);
+    leech.addPeers([{ ip: '127.0.0.1', port: evil.port }]);
+    await new Promise((r) => setTimeout(r, 300));
+    leech.addPeers([{ ip: '127.0.0.1', port: seedPort! }]);
+    const started = Date.now();
+    await done(leech);
+    // Endgame asks the seed for whatever the trickler sits on.
+    expect(Date.now() - started).toBeLessThan(15_000);
+    expect((await readFile(path.join(dir, 'leech', fx.name))).equals(fx.content)).toBe(true);
+  });
+});
