@@ -203,3 +203,26 @@ describe('resume data', () => {
     expect((await readFile(file)).equals(fx.content)).toBe(true);
   });
 });
+
+describe('verify data', () => {
+  it('re-hashes everything on request and drops only the piece that no longer matches', async () => {
+    const { open } = await import('node:fs/promises');
+    const fx = makeFixture({
+      name: 'verify.bin',
+      files: { single: 1_000_000 },
+      pieceLength: 65_536,
+    });
+    const s = await session('v');
+    await fx.writeTo(path.join(dir, 'v'));
+    const t = await s.addTorrent(fx.torrent);
+    await done(t);
+    const all = t.summary().piecesDone;
+    const fh = await open(path.join(dir, 'v', 'verify.bin'), 'r+');
+    await fh.write(Buffer.from([1, 2, 3]), 0, 3, 5 * 65_536 + 10);
+    await fh.close();
+    await t.recheck();
+    expect(t.summary().piecesDone).toBe(all - 1);
+    expect(t.pieceStates()[5]).toBe(0);
+    expect(t.state).toBe('downloading');
+  });
+});

@@ -26,7 +26,7 @@ export async function addTorrentFiles(
 export async function runOnSelection(
   api: EngineApi,
   store: AppStore,
-  command: 'torrent:pause' | 'torrent:resume',
+  command: 'torrent:pause' | 'torrent:resume' | 'torrent:verify',
 ): Promise<void> {
   const ids = store.getState().selected;
   if (ids.length === 0) return;

@@ -16,7 +16,8 @@ describe('validateCommand', () => {
     });
     expect(validateCommand('torrent:select', { id: null }).args).toEqual({ id: null });
     expect(validateCommand('session:get', {}).args).toEqual({});
-    expect(COMMAND_NAMES).toHaveLength(6);
+    expect(validateCommand('torrent:verify', { ids: [id] }).args).toEqual({ ids: [id] });
+    expect(COMMAND_NAMES).toHaveLength(7);
   });
 
   it.each([

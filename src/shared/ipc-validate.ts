@@ -64,6 +64,11 @@ const validators: Validators = {
       throw new PayloadError('torrent:remove.deleteData: expected true or false');
     return { ids: ids(o.ids, 'torrent:remove'), deleteData: o.deleteData };
   },
+  'torrent:verify': (args) => {
+    const o = record(args, 'torrent:verify');
+    onlyKeys(o, ['ids'], 'torrent:verify');
+    return { ids: ids(o.ids, 'torrent:verify') };
+  },
   'torrent:select': (args) => {
     const o = record(args, 'torrent:select');
     onlyKeys(o, ['id'], 'torrent:select');

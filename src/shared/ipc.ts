@@ -10,6 +10,8 @@ export interface Commands {
   'torrent:pause': { args: { ids: string[] }; result: null };
   'torrent:resume': { args: { ids: string[] }; result: null };
   'torrent:remove': { args: { ids: string[]; deleteData: boolean }; result: null };
+  /** "Verify data": hash everything on disk again and keep what matches. */
+  'torrent:verify': { args: { ids: string[] }; result: null };
   /** Which torrent's detail (pieces, peers, files, trackers) to stream; null for none. */
   'torrent:select': { args: { id: string | null }; result: TorrentDetail | null };
   /** Everything the window needs when it opens. */
@@ -55,6 +57,7 @@ export const COMMAND_NAMES = Object.keys({
   'torrent:pause': true,
   'torrent:resume': true,
   'torrent:remove': true,
+  'torrent:verify': true,
   'torrent:select': true,
   'session:get': true,
 } satisfies Record<CommandName, true>) as CommandName[];

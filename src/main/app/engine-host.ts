@@ -158,6 +158,12 @@ export class EngineHost {
         );
         this.publish();
         return null;
+      case 'torrent:verify':
+        await Promise.all(
+          this.torrentsOf(rawArgs as CommandArgs<'torrent:verify'>).map((t) => t.recheck()),
+        );
+        this.publish();
+        return null;
       case 'torrent:remove': {
         const args = rawArgs as CommandArgs<'torrent:remove'>;
         for (const t of this.torrentsOf(args))

@@ -67,6 +67,7 @@ describe('bindIpc', () => {
       'torrent:remove',
       'torrent:resume',
       'torrent:select',
+      'torrent:verify',
     ]);
     const result = (await ipc.invoke(7, 'session:get', {})) as {
       ok: boolean;

@@ -60,6 +60,14 @@ export function Toolbar({ onRemove }: { onRemove: () => void }) {
       <button type="button" disabled={!any} onClick={onRemove}>
         Remove
       </button>
+      <button
+        type="button"
+        disabled={!any}
+        onClick={() => void runOnSelection(api, store, 'torrent:verify')}
+        title="Hash the downloaded data again and keep what matches"
+      >
+        Verify data
+      </button>
       <span className="spacer" />
       <span className={`status ${connected ? 'ok' : 'down'}`} role="status">
         {connected ? `Saving to ${downloadDir || '…'}` : 'Connecting to Tessera…'}
