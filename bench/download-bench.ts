@@ -1,0 +1,362 @@
+// Tessera against the native engines on the same swarm (issue 5). Builds a loopback swarm of real
+// seeders (qBittorrent, aria2, Transmission) behind opentracker, then downloads the same torrent in
+// turn with Tessera, aria2c and qbittorrent-nox, alternating, several runs each, and prints a table.
+//
+//   npm run bench                       # every case, 3 runs each
+//   npm run bench -- --quick            # one small case
+//   npm run bench -- --cases single-256M-256K --runs 5
+//   npm run bench:ci                    # 64 MiB, 2 runs; fails only on a gross regression
+import { spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, open, rm, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import {
+  aria2Download,
+  allocateHost,
+  compareTrees,
+  makeTempDir,
+  qbittorrentDownload,
+  startSwarm,
+  type FileSpec,
+  type Swarm,
+} from '../test/harness';
+
+const MiB = 1 << 20;
+const root = process.cwd();
+
+interface Case {
+  name: string;
+  files: FileSpec[] | { single: number; name: string };
+  pieceLengthLog2: number;
+  bytes: number;
+}
+
+function smallFiles(count: number): FileSpec[] {
+  // Deterministic sizes between 16 and 512 KiB.
+  let x = 12345;
+  return Array.from({ length: count }, (_, i) => {
+    x = (x * 1103515245 + 12345) & 0x7fffffff;
+    return { path: `dir${i % 20}/file-${i}.bin`, bytes: 16 * 1024 + (x % (496 * 1024)) };
+  });
+}
+
+function total(files: Case['files']): number {
+  return 'single' in files ? files.single : files.reduce((n, f) => n + f.bytes, 0);
+}
+
+function makeCase(name: string, files: Case['files'], pieceLengthLog2: number): Case {
+  return { name, files, pieceLengthLog2, bytes: total(files) };
+}
+
+const CASES: Case[] = [
+  makeCase('single-64M-256K', { single: 64 * MiB, name: 'single-64M.bin' }, 18),
+  makeCase('single-256M-256K', { single: 256 * MiB, name: 'single-256M.bin' }, 18),
+  makeCase('single-256M-4M', { single: 256 * MiB, name: 'single-256M-4M.bin' }, 22),
+  makeCase('single-1G-4M', { single: 1024 * MiB, name: 'single-1G.bin' }, 22),
+  makeCase(
+    'multi-256M-256K',
+    Array.from({ length: 16 }, (_, i) => ({ path: `part-${i}/data-${i}.bin`, bytes: 16 * MiB })),
+    18,
+  ),
+  makeCase('small-files-2000', smallFiles(2000), 18),
+];
+
+interface Measured {
+  client: string;
+  wallMs: number;
+  cpuSec: number | null;
+  peakRssMb: number | null;
+  loopDelay?: { p50: number; p99: number; max: number };
+}
+
+function parseArgs(argv: string[]) {
+  const get = (flag: string) => {
+    const i = argv.indexOf(flag);
+    return i >= 0 ? argv[i + 1] : undefined;
+  };
+  return {
+    quick: argv.includes('--quick'),
+    ci: argv.includes('--ci'),
+    runs: Number(get('--runs') ?? (argv.includes('--ci') ? 2 : 3)),
+    cases: get('--cases')?.split(','),
+    clients: (get('--clients') ?? 'tessera,aria2c,qbittorrent').split(','),
+  };
+}
+
+/** Runs Tessera's command line under /usr/bin/time for CPU seconds and peak RSS. */
+function runTessera(torrent: string, out: string, resumeDir: string): Promise<Measured> {
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const child = spawn(
+      '/usr/bin/time',
+      [
+        '-f',
+        'TIME %e %U %S %M',
+        process.execPath,
+        path.join(root, 'bin/tessera.mjs'),
+        'download',
+        torrent,
+        '--out',
+        out,
+        '--json',
+        '--bind',
+        allocateHost(),
+        '--resume-dir',
+        resumeDir,
+        '--timeout',
+        '600',
+      ],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c));
+    child.stderr.on('data', (c: Buffer) => (stderr += c));
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      const wallMs = performance.now() - started;
+      if (code !== 0)
+        return reject(new Error(`tessera exited with ${code}: ${stderr.slice(-500)}`));
+      const t = /TIME ([\d.]+) ([\d.]+) ([\d.]+) (\d+)/.exec(stderr);
+      const done = JSON.parse(stdout.trim().split('\n').at(-1)!) as {
+        eventLoopDelayMs?: Measured['loopDelay'];
+      };
+      resolve({
+        client: 'tessera',
+        wallMs,
+        cpuSec: t ? Number(t[2]) + Number(t[3]) : null,
+        peakRssMb: t ? Number(t[4]) / 1024 : null,
+        loopDelay: done.eventLoopDelayMs,
+      });
+    });
+  });
+}
+
+async function measureOnce(
+  client: string,
+  swarm: Swarm,
+  work: string,
+  run: number,
+  verify: boolean,
+): Promise<Measured> {
+  const out = path.join(work, `${client}-${run}`);
+  let m: Measured;
+  if (client === 'tessera')
+    m = await runTessera(swarm.torrentPath, out, path.join(work, `resume-${run}`));
+  else if (client === 'aria2c') {
+    const r = await aria2Download({
+      torrent: swarm.torrentPath,
+      outDir: out,
+      host: allocateHost(),
+      timeoutMs: 600_000,
+      logDir: path.join(work, 'logs'),
+    });
+    m = {
+      client,
+      wallMs: r.wallMs,
+      cpuSec: r.cpuSec ?? null,
+      peakRssMb: r.peakRssKb ? r.peakRssKb / 1024 : null,
+    };
+  } else {
+    const r = await qbittorrentDownload({
+      torrent: swarm.torrentPath,
+      outDir: out,
+      host: allocateHost(),
+      workDir: path.join(work, `qbt-${run}`),
+      timeoutMs: 600_000,
+    });
+    m = { client, wallMs: r.wallMs, cpuSec: null, peakRssMb: null };
+  }
+  if (verify)
+    await compareTrees(
+      path.join(swarm.sourceDir, swarm.contentName),
+      path.join(out, swarm.contentName),
+    );
+  await rm(out, { recursive: true, force: true });
+  return m;
+}
+
+// ---- the machine's ceilings, measured on the spot ----
+
+function sha1Throughput(): number {
+  const buf = randomBytes(256 * 1024);
+  const started = performance.now();
+  let bytes = 0;
+  while (performance.now() - started < 1000) {
+    createHash('sha1').update(buf).digest();
+    bytes += buf.length;
+  }
+  return bytes / ((performance.now() - started) / 1000);
+}
+
+async function writeThroughput(dir: string): Promise<number> {
+  const file = path.join(dir, 'write-test.bin');
+  const chunk = randomBytes(4 * MiB);
+  const started = performance.now();
+  const fh = await open(file, 'w');
+  for (let i = 0; i < 128; i++) await fh.write(chunk);
+  await fh.sync();
+  await fh.close();
+  const rate = (512 * MiB) / ((performance.now() - started) / 1000);
+  await rm(file, { force: true });
+  return rate;
+}
+
+async function loopbackThroughput(): Promise<number> {
+  const server = net.createServer((s) => s.resume());
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as net.AddressInfo).port;
+  const socket = net.connect(port, '127.0.0.1');
+  await new Promise((r) => socket.once('connect', r));
+  const chunk = Buffer.alloc(MiB);
+  const started = performance.now();
+  for (let i = 0; i < 1024; i++) {
+    if (!socket.write(chunk)) await new Promise((r) => socket.once('drain', r));
+  }
+  await new Promise<void>((r) => socket.end(r));
+  const rate = (1024 * MiB) / ((performance.now() - started) / 1000);
+  socket.destroy();
+  server.close();
+  return rate;
+}
+
+// ---- reporting ----
+
+const mbps = (bytes: number, ms: number) => bytes / 1e6 / (ms / 1000);
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!;
+const pad = (s: string, n: number) => s.padStart(n);
+
+function table(
+  c: Case,
+  results: Measured[],
+): { ratios: Record<string, number>; tessera: number | null } {
+  const byClient = new Map<string, Measured[]>();
+  for (const r of results) byClient.set(r.client, [...(byClient.get(r.client) ?? []), r]);
+  const medianRate = new Map<string, number>();
+  for (const [client, rs] of byClient)
+    medianRate.set(client, mbps(c.bytes, median(rs.map((r) => r.wallMs))));
+  console.log(
+    `\n${c.name}: ${(c.bytes / MiB).toFixed(0)} MiB, pieces ${2 ** c.pieceLengthLog2 / 1024} KiB`,
+  );
+  console.log(
+    `${'client'.padEnd(12)}${pad('wall med', 10)}${pad('min', 8)}${pad('max', 8)}${pad('MB/s', 9)}${pad('CPU s/GiB', 11)}${pad('RSS MB', 9)}${pad('loop p50/p99 ms', 18)}`,
+  );
+  for (const [client, rs] of byClient) {
+    const walls = rs.map((r) => r.wallMs / 1000);
+    const cpu = rs.map((r) => r.cpuSec).filter((x): x is number => x !== null);
+    const rss = rs.map((r) => r.peakRssMb).filter((x): x is number => x !== null);
+    const loop = rs.map((r) => r.loopDelay).filter((x) => x !== undefined);
+    console.log(
+      `${client.padEnd(12)}${pad(median(walls).toFixed(2), 10)}${pad(Math.min(...walls).toFixed(2), 8)}${pad(Math.max(...walls).toFixed(2), 8)}${pad(medianRate.get(client)!.toFixed(1), 9)}` +
+        `${pad(cpu.length ? (median(cpu) / (c.bytes / 2 ** 30)).toFixed(2) : 'n/a', 11)}${pad(rss.length ? Math.max(...rss).toFixed(0) : 'n/a', 9)}` +
+        `${pad(loop.length ? `${median(loop.map((l) => l!.p50)).toFixed(1)}/${Math.max(...loop.map((l) => l!.p99)).toFixed(1)}` : '', 18)}`,
+    );
+  }
+  const tessera = medianRate.get('tessera') ?? null;
+  const ratios: Record<string, number> = {};
+  if (tessera !== null) {
+    for (const [client, rate] of medianRate)
+      if (client !== 'tessera') ratios[client] = tessera / rate;
+    console.log(
+      `Tessera's throughput ratio: ${Object.entries(ratios)
+        .map(([k, v]) => `${v.toFixed(2)}× ${k}`)
+        .join(', ')}`,
+    );
+  }
+  return { ratios, tessera };
+}
+
+async function main(): Promise<number> {
+  const args = parseArgs(process.argv.slice(2));
+  const selected =
+    args.ci || args.quick
+      ? CASES.filter((c) => c.name === 'single-64M-256K')
+      : args.cases
+        ? CASES.filter((c) => args.cases!.includes(c.name))
+        : CASES.filter((c) => c.name !== 'single-64M-256K');
+  if (selected.length === 0)
+    throw new Error(`no such case; cases: ${CASES.map((c) => c.name).join(', ')}`);
+  const tmp = await makeTempDir();
+  const report: Record<string, unknown> = {
+    machine: {
+      cpus: os.cpus().length,
+      cpu: os.cpus()[0]?.model,
+      memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+      node: process.version,
+    },
+    cases: {},
+  };
+  let failed = false;
+  try {
+    console.log(
+      `Machine: ${os.cpus().length} × ${os.cpus()[0]?.model}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}`,
+    );
+    const ceilings = {
+      sha1: sha1Throughput(),
+      write: await writeThroughput(tmp.path),
+      loopback: await loopbackThroughput(),
+    };
+    report.ceilings = ceilings;
+    console.log(
+      `Ceilings: SHA-1 ${(ceilings.sha1 / 1e6).toFixed(0)} MB/s (one core), sequential write ${(ceilings.write / 1e6).toFixed(0)} MB/s (with fsync), loopback TCP ${(ceilings.loopback / 1e6).toFixed(0)} MB/s`,
+    );
+    for (const c of selected) {
+      const work = path.join(tmp.path, c.name);
+      await mkdir(work, { recursive: true });
+      process.stdout.write(
+        `\nBuilding the ${c.name} swarm (qBittorrent, aria2, Transmission seeders)… `,
+      );
+      const swarm = await startSwarm({
+        workDir: work,
+        files: c.files,
+        name: c.name,
+        pieceLengthLog2: c.pieceLengthLog2,
+        seeders: ['qbittorrent', 'aria2', 'transmission'],
+        seed: 77,
+        readyTimeoutMs: 300_000,
+      });
+      // Transmission holds back new peers for ~10 s; let every seeder be ready for every client.
+      await new Promise((r) => setTimeout(r, 11_000));
+      console.log('ready.');
+      const results: Measured[] = [];
+      try {
+        for (let run = 0; run < args.runs; run++) {
+          for (const client of args.clients) {
+            const m = await measureOnce(client, swarm, work, run, run === 0);
+            results.push(m);
+            console.log(
+              `  run ${run + 1} ${client.padEnd(12)} ${(m.wallMs / 1000).toFixed(2)} s  ${mbps(c.bytes, m.wallMs).toFixed(1)} MB/s`,
+            );
+          }
+        }
+      } finally {
+        await swarm.stop();
+      }
+      const { ratios } = table(c, results);
+      (report.cases as Record<string, unknown>)[c.name] = { bytes: c.bytes, results, ratios };
+      if (args.ci && ratios.aria2c !== undefined && ratios.aria2c < 0.5) {
+        console.error(
+          `REGRESSION: Tessera is slower than half of aria2c on ${c.name} (${ratios.aria2c.toFixed(2)}×)`,
+        );
+        failed = true;
+      }
+    }
+  } finally {
+    await tmp.remove();
+  }
+  await mkdir(path.join(root, 'bench/results'), { recursive: true });
+  const file = path.join(
+    root,
+    'bench/results',
+    `download-bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`,
+  );
+  await writeFile(file, JSON.stringify(report, null, 2));
+  console.log(`\nResults: ${path.relative(root, file)}`);
+  return failed ? 1 : 0;
+}
+
+process.exitCode = await main();
