@@ -227,7 +227,11 @@ async function loopbackThroughput(): Promise<number> {
 // ---- reporting ----
 
 const mbps = (bytes: number, ms: number) => bytes / 1e6 / (ms / 1000);
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!;
+const median = (xs: number[]) => {
+  const sorted = [...xs].sort((a, b) => a - b);
+  const mid = sorted.length / 2;
+  return Number.isInteger(mid) ? (sorted[mid - 1]! + sorted[mid]!) / 2 : sorted[Math.floor(mid)]!;
+};
 const pad = (s: string, n: number) => s.padStart(n);
 
 function table(

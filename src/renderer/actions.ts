@@ -13,7 +13,12 @@ export async function addTorrentFiles(
       continue;
     }
     const bytes = new Uint8Array(await file.arrayBuffer());
-    const result = await api.invoke('torrent:add', { fileName: file.name, bytes });
+    const saveTo = store.getState().saveTo.trim();
+    const result = await api.invoke('torrent:add', {
+      fileName: file.name,
+      bytes,
+      ...(saveTo ? { saveTo } : {}),
+    });
     if (!result.ok) {
       store.getState().notify('error', result.error.message);
       continue;

@@ -17,6 +17,13 @@ describe('validateCommand', () => {
     expect(validateCommand('torrent:select', { id: null }).args).toEqual({ id: null });
     expect(validateCommand('session:get', {}).args).toEqual({});
     expect(validateCommand('torrent:verify', { ids: [id] }).args).toEqual({ ids: [id] });
+    expect(
+      validateCommand('torrent:add', {
+        fileName: 'x.torrent',
+        bytes: new Uint8Array([100]),
+        saveTo: 'Movies//2026/',
+      }).args,
+    ).toMatchObject({ saveTo: 'Movies/2026' });
     expect(COMMAND_NAMES).toHaveLength(7);
   });
 
@@ -34,6 +41,21 @@ describe('validateCommand', () => {
     ],
     ['torrent:add', { fileName: 'x', bytes: new Uint8Array(0) }, /is empty/],
     ['torrent:select', { id: 42 }, /expected a torrent id or null/],
+    [
+      'torrent:add',
+      { fileName: 'x', bytes: new Uint8Array([1]), saveTo: '../../etc' },
+      /must stay inside the download folder/,
+    ],
+    [
+      'torrent:add',
+      { fileName: 'x', bytes: new Uint8Array([1]), saveTo: '/etc' },
+      /not an absolute path/,
+    ],
+    [
+      'torrent:add',
+      { fileName: 'x', bytes: new Uint8Array([1]), saveTo: 'C:\\Windows' },
+      /not an absolute path/,
+    ],
     ['torrent:pause', null, /expected an object/],
     ['torrent:pause', [id], /expected an object/],
   ])('refuses %s %j with a specific message', (name, args, message) => {

@@ -32,12 +32,31 @@ function ids(v: unknown, what: string): string[] {
   return v as string[];
 }
 
+/**
+ * A folder inside the download folder, as a person types it ('Movies/2026'): never absolute,
+ * never '..', so nothing chosen in the UI can land outside the download folder.
+ */
+function subfolder(v: unknown): string {
+  if (typeof v !== 'string' || v.length > 1024)
+    throw new PayloadError('torrent:add.saveTo: expected a folder name');
+  const parts = v.split(/[/\\]+/).filter((p) => p !== '');
+  if (/^([/\\]|[A-Za-z]:)/.test(v))
+    throw new PayloadError(
+      `"${v.slice(0, 80)}" must be a folder inside the download folder, not an absolute path`,
+    );
+  for (const p of parts) {
+    if (p === '.' || p === '..' || p.includes('\0'))
+      throw new PayloadError(`"${v.slice(0, 80)}" must stay inside the download folder`);
+  }
+  return parts.join('/');
+}
+
 type Validators = { [K in CommandName]: (args: unknown) => CommandArgs<K> };
 
 const validators: Validators = {
   'torrent:add': (args) => {
     const o = record(args, 'torrent:add');
-    onlyKeys(o, ['fileName', 'bytes'], 'torrent:add');
+    onlyKeys(o, ['fileName', 'bytes', 'saveTo'], 'torrent:add');
     if (typeof o.fileName !== 'string' || o.fileName.length > 1024)
       throw new PayloadError('torrent:add.fileName: expected a file name');
     if (!(o.bytes instanceof Uint8Array))
@@ -45,7 +64,8 @@ const validators: Validators = {
     if (o.bytes.length === 0) throw new PayloadError(`${o.fileName} is empty`);
     if (o.bytes.length > MAX_TORRENT_FILE_BYTES)
       throw new PayloadError(`${o.fileName} is larger than a .torrent file can be (10 MB)`);
-    return { fileName: o.fileName, bytes: o.bytes };
+    if (o.saveTo === undefined || o.saveTo === '') return { fileName: o.fileName, bytes: o.bytes };
+    return { fileName: o.fileName, bytes: o.bytes, saveTo: subfolder(o.saveTo) };
   },
   'torrent:pause': (args) => {
     const o = record(args, 'torrent:pause');

@@ -6,7 +6,14 @@ import type { TorrentDetail, TorrentSummary } from './torrent-types';
 /** Commands: name → argument and result. Channels are `domain:verb` (STYLE.md 1). */
 export interface Commands {
   /** Adds a .torrent from its bytes (dropped or picked by the person). */
-  'torrent:add': { args: { fileName: string; bytes: Uint8Array }; result: TorrentSummary };
+  /**
+   * Adds a .torrent from its bytes (dropped or picked by the person). `saveTo` is a folder
+   * inside the session's download folder ('a/b'); absent or '' means the download folder itself.
+   */
+  'torrent:add': {
+    args: { fileName: string; bytes: Uint8Array; saveTo?: string };
+    result: TorrentSummary;
+  };
   'torrent:pause': { args: { ids: string[] }; result: null };
   'torrent:resume': { args: { ids: string[] }; result: null };
   'torrent:remove': { args: { ids: string[]; deleteData: boolean }; result: null };

@@ -102,3 +102,25 @@ describe('EngineHost', () => {
     expect(Number.isFinite(d.maxMs)).toBe(true);
   });
 });
+
+describe('EngineHost save-to folder', () => {
+  it('puts a torrent in the chosen folder inside the download folder', async () => {
+    const fx = makeFixture({ name: 'placed.bin', files: { single: 20_000 }, pieceLength: 16_384 });
+    const client = host.connect(() => undefined);
+    const added = await client.invoke('torrent:add', {
+      fileName: 'placed.torrent',
+      bytes: fx.torrent,
+      saveTo: 'Movies/2026',
+    });
+    expect(added).toMatchObject({
+      ok: true,
+      value: { downloadDir: path.join(dir, 'Movies', '2026') },
+    });
+    const escaped = await client.invoke('torrent:add', {
+      fileName: 'x.torrent',
+      bytes: fx.torrent,
+      saveTo: '../outside',
+    });
+    expect(escaped).toMatchObject({ ok: false, error: { code: 'bad-request' } });
+  });
+});

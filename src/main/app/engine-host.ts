@@ -9,7 +9,7 @@ import type {
 } from '../../shared/ipc';
 import { PayloadError, validateCommand } from '../../shared/ipc-validate';
 import type { TorrentDetail, TorrentSummary } from '../../shared/torrent-types';
-import type { Session, Torrent } from '../engine';
+import { resolveInside, type Session, type Torrent } from '../engine';
 
 /** What the host needs of the engine's session: the engine's own Session fits. */
 export type HostSession = Pick<
@@ -138,7 +138,10 @@ export class EngineHost {
       case 'torrent:add': {
         const args = rawArgs as CommandArgs<'torrent:add'>;
         try {
-          const torrent = await this.session.addTorrent(args.bytes);
+          const downloadDir = args.saveTo
+            ? resolveInside(this.session.downloadDir, args.saveTo.split('/'))
+            : undefined;
+          const torrent = await this.session.addTorrent(args.bytes, { downloadDir });
           return torrent.summary();
         } catch (err) {
           // Name the file: a person may have dropped several.

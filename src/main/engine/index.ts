@@ -11,3 +11,4 @@ export { EngineError, InvalidTorrentError } from './errors';
 export { parseMetainfo, type Metainfo, type TorrentFile } from './metainfo/metainfo';
 export type { PeerAddress } from './torrent/peer-directory';
 export { TrackerError } from './tracker/http-announce';
+export { resolveInside } from './metainfo/paths';

@@ -18,6 +18,7 @@ export function Toolbar({ onRemove }: { onRemove: () => void }) {
   );
   const connected = useAppState((s) => s.connected);
   const downloadDir = useAppState((s) => s.downloadDir);
+  const saveTo = useAppState((s) => s.saveTo);
   return (
     <header className="toolbar">
       <span className="brand" aria-hidden="true">
@@ -69,9 +70,19 @@ export function Toolbar({ onRemove }: { onRemove: () => void }) {
         Verify data
       </button>
       <span className="spacer" />
-      <span className={`status ${connected ? 'ok' : 'down'}`} role="status">
-        {connected ? `Saving to ${downloadDir || '…'}` : 'Connecting to Tessera…'}
-      </span>
+      <label className="save-to" title="New torrents go to this folder inside the download folder">
+        <span className={`status ${connected ? 'ok' : 'down'}`} role="status">
+          {connected ? `Saving to ${downloadDir || '…'}/` : 'Connecting to Tessera…'}
+        </span>
+        <input
+          type="text"
+          aria-label="Save to folder"
+          placeholder="(this folder)"
+          value={saveTo}
+          onChange={(e) => store.getState().setSaveTo(e.target.value)}
+          spellCheck={false}
+        />
+      </label>
     </header>
   );
 }

@@ -19,6 +19,8 @@ export interface AppState {
   downloadDir: string;
   notices: Notice[];
   connected: boolean;
+  /** Folder inside the download folder that new torrents go to ('' = the download folder). */
+  saveTo: string;
 }
 
 export interface AppActions {
@@ -29,6 +31,7 @@ export interface AppActions {
   notify(level: Notice['level'], message: string): void;
   dismiss(id: number): void;
   setConnected(connected: boolean): void;
+  setSaveTo(saveTo: string): void;
 }
 
 export type AppStore = ReturnType<typeof createAppStore>;
@@ -65,6 +68,7 @@ export function createAppStore(pieceStates = new PieceStates()) {
     downloadDir: '',
     notices: [],
     connected: false,
+    saveTo: '',
     pieceStates,
 
     loadSession(info) {
@@ -128,6 +132,10 @@ export function createAppStore(pieceStates = new PieceStates()) {
 
     setConnected(connected) {
       set({ connected });
+    },
+
+    setSaveTo(saveTo) {
+      set({ saveTo });
     },
   }));
   return store;
