@@ -325,7 +325,9 @@ export class Torrent extends EventEmitter<TorrentEvents> {
 
   summary(): TorrentSummary {
     const m = this.metainfo;
-    const downRate = this.down.bytesPerSec();
+    // No traffic while stopped: the meters' sliding window would otherwise show a fading rate.
+    const active = this.stateValue === 'downloading' || this.stateValue === 'seeding';
+    const downRate = active ? this.down.bytesPerSec() : 0;
     const left = m.totalLength - this.doneBytes;
     const eta =
       this.stateValue === 'downloading' && downRate > 0 ? Math.ceil(left / downRate) : null;
@@ -340,7 +342,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
       pieceCount: m.pieceCount,
       piecesDone: this.scheduler.haveCount,
       downBytesPerSec: Math.round(downRate),
-      upBytesPerSec: Math.round(this.up.bytesPerSec()),
+      upBytesPerSec: active ? Math.round(this.up.bytesPerSec()) : 0,
       downloadedBytes: this.down.totalBytes,
       uploadedBytes: this.up.totalBytes,
       wastedBytes: this.wastedBytes,
