@@ -1,10 +1,12 @@
 // Hostile peers on loopback, next to an honest seed: the download still completes, byte for
 // byte, and the bad peer is identified, closed and (for bad data) banned.
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import net, { type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseMetainfo, Session, type Torrent } from '../src/main/engine';
+import { encodeHandshake, encodeMessage } from '../src/main/engine/wire/codec';
 import { startEvilPeer, type EvilMode, type EvilPeer } from './support/evil-peer';
 import { makeFixture, type TorrentFixture } from './support/torrent-fixture';
 
@@ -113,5 +115,91 @@ describe('hostile peers', () => {
     // Endgame asks the seed for whatever the trickler sits on.
     expect(Date.now() - started).toBeLessThan(15_000);
     expect((await readFile(path.join(dir, 'leech', fx.name))).equals(fx.content)).toBe(true);
+  });
+});
+
+describe('hostile peers against a Tessera seed', () => {
+  async function seeding(maxPeersPerTorrent?: number) {
+    const fx = makeFixture({
+      name: 'served.bin',
+      files: { single: 1_000_000 },
+      pieceLength: 65_536,
+    });
+    const seed = await Session.create({
+      downloadDir: path.join(dir, 'seed'),
+      listenHost: '127.0.0.1',
+      noTrackers: true,
+      maxPeersPerTorrent,
+    });
+    sessions.push(seed);
+    await fx.writeTo(path.join(dir, 'seed'));
+    const torrent = await seed.addTorrent(fx.torrent);
+    await done(torrent);
+    return { fx, seed, torrent, infoHash: parseMetainfo(fx.torrent).infoHash };
+  }
+
+  /** A raw client: handshake, interested, then whatever the test sends; resolves when closed. */
+  async function rawClient(port: number, infoHash: Uint8Array, then: (s: Socket) => void) {
+    const socket = net.connect(port, '127.0.0.1');
+    socket.on('error', () => undefined);
+    await new Promise((r) => socket.once('connect', r));
+    socket.write(
+      encodeHandshake({
+        reserved: new Uint8Array(8),
+        infoHash,
+        peerId: Buffer.from('-EV0001-raw-client-1'),
+      }),
+    );
+    socket.write(encodeMessage({ type: 'interested' }));
+    then(socket);
+    return socket;
+  }
+
+  it('a request beyond the end of a piece closes that peer; an honest leech is still served', async () => {
+    const { seed, infoHash, fx } = await seeding();
+    const closed = new Promise<void>((resolve) => {
+      void rawClient(seed.port, infoHash, (s) => {
+        s.on('close', () => resolve());
+        // Wait for the unchoke, then ask for bytes past the piece's end.
+        s.once('data', () =>
+          setTimeout(
+            () =>
+              s.write(encodeMessage({ type: 'request', index: 0, begin: 60_000, length: 16_384 })),
+            100,
+          ),
+        );
+      });
+    });
+    await closed;
+    const leechSession = await Session.create({
+      downloadDir: path.join(dir, 'leech'),
+      listenHost: '127.0.0.1',
+      noTrackers: true,
+    });
+    sessions.push(leechSession);
+    const leech = await leechSession.addTorrent(fx.torrent);
+    leech.addPeers([{ ip: '127.0.0.1', port: seed.port }]);
+    await done(leech);
+  });
+
+  it('200 connections at once: only the peer limit is kept, and a real leech still completes', async () => {
+    const { seed, infoHash, torrent, fx } = await seeding(20);
+    const sockets = await Promise.all(
+      Array.from({ length: 200 }, () => rawClient(seed.port, infoHash, () => undefined)),
+    );
+    await new Promise((r) => setTimeout(r, 500));
+    expect(torrent.summary().peersConnected).toBeLessThanOrEqual(20);
+    for (const s of sockets) s.destroy();
+    await new Promise((r) => setTimeout(r, 200));
+    const leechSession = await Session.create({
+      downloadDir: path.join(dir, 'leech2'),
+      listenHost: '127.0.0.1',
+      noTrackers: true,
+    });
+    sessions.push(leechSession);
+    const leech = await leechSession.addTorrent(fx.torrent);
+    leech.addPeers([{ ip: '127.0.0.1', port: seed.port }]);
+    await done(leech);
+    expect((await readFile(path.join(dir, 'leech2', 'served.bin'))).equals(fx.content)).toBe(true);
   });
 });
