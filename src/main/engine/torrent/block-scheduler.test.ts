@@ -165,3 +165,24 @@ describe('BlockScheduler', () => {
     expect(new Set(reqs.map((r) => r.index)).size).toBe(3);
   });
 });
+
+describe('piece buffers', () => {
+  it('reuses a recycled buffer for the next full-size piece', () => {
+    const s = new BlockScheduler({
+      pieceCount: 3,
+      pieceLength: BLOCK_SIZE,
+      totalLength: 3 * BLOCK_SIZE,
+      random: () => 0,
+    });
+    s.availability.fill(1);
+    s.addPeer(peer('a', bits(3, [0, 1, 2]), 1));
+    const [r1] = s.fill('a', 0);
+    const first = s.onBlock('a', r1!.index, 0, new Uint8Array(BLOCK_SIZE).fill(1)).completed!;
+    s.onPieceVerified(first.index);
+    s.recycle(first.data);
+    const [r2] = s.fill('a', 0);
+    const second = s.onBlock('a', r2!.index, 0, new Uint8Array(BLOCK_SIZE).fill(2)).completed!;
+    expect(second.data).toBe(first.data);
+    expect(second.data[0]).toBe(2);
+  });
+});

@@ -103,6 +103,8 @@ export class BlockScheduler {
   private pendingBytes = 0;
   private readonly pending = new Set<number>();
   private readonly memoryBudgetBytes: number;
+  /** Piece-sized buffers ready for reuse. */
+  private readonly spare: Buffer[] = [];
   private readonly random: () => number;
   /** Our verified pieces (MSB-first bitfield). */
   readonly have: Uint8Array;
@@ -255,8 +257,7 @@ export class BlockScheduler {
     // peer is still blamed if the piece fails its hash (contributors).
     if (piece.state[blockIndex] === BlockState.Received) return none;
 
-    // Never pooled: the buffer is transferred to a hashing worker and must own its memory.
-    piece.data ??= Buffer.allocUnsafeSlow(piece.length);
+    piece.data ??= this.takeBuffer(piece.length);
     piece.data.set(block, begin);
     piece.state[blockIndex] = BlockState.Received;
     piece.received++;
@@ -279,6 +280,28 @@ export class BlockScheduler {
       completed = { index, data: piece.data, contributors: piece.contributors };
     }
     return { accepted: true, cancels, completed };
+  }
+
+  /**
+   * Gives a finished piece's buffer back (after it was written, or thrown away). Reusing
+   * piece buffers keeps big allocations — and the garbage collector's pauses — off the hot path.
+   */
+  recycle(buffer: Buffer): void {
+    if (
+      buffer.length !== this.opts.pieceLength ||
+      this.spare.length * this.opts.pieceLength >= this.memoryBudgetBytes
+    )
+      return;
+    this.spare.push(buffer);
+  }
+
+  private takeBuffer(length: number): Buffer {
+    if (length === this.opts.pieceLength) {
+      const reused = this.spare.pop();
+      if (reused) return reused;
+    }
+    // Never pooled by Node: the buffer is transferred to a hashing worker and must own its memory.
+    return Buffer.allocUnsafeSlow(length);
   }
 
   /** The piece's hash matched and it is on disk. */

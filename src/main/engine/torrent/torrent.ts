@@ -416,11 +416,20 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     const m = this.metainfo;
     const generation = this.generation;
     const expected = m.pieceHashes.subarray(piece.index * 20, piece.index * 20 + 20);
-    // piece.data is handed to a hashing worker (detached); what comes back is `data`.
-    const { ok, data } = await verifyPiece(this.opts.hashPool, expected, piece.data);
+    let result: { ok: boolean; data: Buffer };
+    try {
+      // piece.data is handed to a hashing worker (detached); what comes back is `data`.
+      result = await verifyPiece(this.opts.hashPool, expected, piece.data);
+    } catch {
+      // The hashing workers are gone (shutting down): the piece is simply fetched again later.
+      this.scheduler.onPieceFailed(piece.index);
+      return;
+    }
+    const { ok, data } = result;
     if (!ok) {
       this.wastedBytes += data.length;
       this.scheduler.onPieceFailed(piece.index);
+      this.scheduler.recycle(data);
       this.swarm.pieceFailed(piece.contributors);
       return;
     }
@@ -431,6 +440,8 @@ export class Torrent extends EventEmitter<TorrentEvents> {
       this.scheduler.onPieceFailed(piece.index);
       if (generation === this.generation) this.fail(err);
       return;
+    } finally {
+      this.scheduler.recycle(data);
     }
     this.scheduler.onPieceVerified(piece.index);
     this.doneBytes += data.length;
