@@ -226,3 +226,19 @@ describe('verify data', () => {
     expect(t.state).toBe('downloading');
   });
 });
+
+describe('says why', () => {
+  it('a download with no reachable peer says it is waiting and retrying', async () => {
+    const fx = makeFixture({ name: 'lonely.bin', files: { single: 100_000 }, pieceLength: 16_384 });
+    const s = await session('lonely');
+    const t = await s.addTorrent(fx.torrent);
+    while (t.state !== 'downloading') await new Promise((r) => t.once('state', r));
+    expect(t.summary().errorMessage).toBe('waiting for peers (no trackers; add peers by hand)');
+    // A peer that refuses connections.
+    t.addPeers([{ ip: '127.0.0.1', port: 1 }]);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(t.summary().errorMessage).toMatch(
+      /^waiting for peers: none of the 1 known peers is reachable now; retrying with back-off$/,
+    );
+  });
+});

@@ -11,7 +11,10 @@ export interface TorrentSummary {
   id: string;
   name: string;
   state: TorrentState;
-  /** Why the torrent is in the 'error' state (or a warning while running), for people. */
+  /**
+   * Why the torrent is in the 'error' state, or, while running, why it is not moving (e.g.
+   * "waiting for peers: … failed (…); retrying with back-off"), for people.
+   */
   errorMessage: string | null;
   totalBytes: number;
   /** Bytes of verified pieces. */

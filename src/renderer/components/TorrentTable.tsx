@@ -60,6 +60,9 @@ const TorrentRow = memo(function TorrentRow({ id, index }: { id: string; index: 
       <td className={`state ${t.state}`} title={t.errorMessage ?? undefined}>
         {STATE_LABEL[t.state]}
         {t.state === 'error' && t.errorMessage ? `: ${t.errorMessage}` : ''}
+        {t.state !== 'error' && t.errorMessage ? (
+          <span className="note"> — {t.errorMessage}</span>
+        ) : null}
       </td>
       <td className="num">{formatRate(t.downBytesPerSec)}</td>
       <td className="num">{formatRate(t.upBytesPerSec)}</td>

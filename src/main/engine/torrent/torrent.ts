@@ -335,7 +335,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
       id: this.id,
       name: m.name,
       state: this.stateValue,
-      errorMessage: this.errorMessage,
+      errorMessage: this.errorMessage ?? this.waitingReason(),
       totalBytes: m.totalLength,
       doneBytes: this.doneBytes,
       progress: m.totalLength === 0 ? 1 : this.doneBytes / m.totalLength,
@@ -353,6 +353,25 @@ export class Torrent extends EventEmitter<TorrentEvents> {
       downloadDir: this.downloadDir,
       addedAt: this.addedAt,
     };
+  }
+
+  /** Why a running download has no peers, in words: the person should never have to guess. */
+  private waitingReason(): string | null {
+    if (this.stateValue !== 'downloading' || this.swarm.connectedCount > 0) return null;
+    const known = this.swarm.directory.counts().known;
+    const trackers = this.trackerRows();
+    const failing = trackers.filter((t) => t.status === 'error');
+    if (
+      failing.length > 0 &&
+      failing.length === trackers.filter((t) => t.status !== 'disabled').length
+    ) {
+      return `waiting for peers: ${failing[0]!.url} failed (${failing[0]!.lastError ?? 'no answer'}); retrying with back-off`;
+    }
+    if (known > 0)
+      return `waiting for peers: none of the ${known} known peers is reachable now; retrying with back-off`;
+    return trackers.length > 0
+      ? 'waiting for peers from the trackers'
+      : 'waiting for peers (no trackers; add peers by hand)';
   }
 
   detail(): TorrentDetail {
