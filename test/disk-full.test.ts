@@ -6,7 +6,8 @@ import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Session, type Torrent } from '../src/main/engine';
+import type { Session } from '../src/main/engine';
+import { loopbackSession, untilDone } from './support/engine-session';
 import { makeFixture } from './support/torrent-fixture';
 
 let dir: string;
@@ -33,8 +34,7 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const done = (t: Torrent) =>
-  new Promise<void>((resolve) => (t.isComplete ? resolve() : t.once('done', () => resolve())));
+const done = untilDone;
 
 describe('disk full', () => {
   it('stops that torrent with a clear error, keeps verified pieces, and finishes after space is freed', async (ctx) => {
@@ -52,11 +52,7 @@ describe('disk full', () => {
       files: { single: 2_000_000 },
       pieceLength: 65_536,
     });
-    const seed = await Session.create({
-      downloadDir: path.join(dir, 'seed'),
-      listenHost: '127.0.0.1',
-      noTrackers: true,
-    });
+    const seed = await loopbackSession(path.join(dir, 'seed'));
     sessions.push(seed);
     await big.writeTo(path.join(dir, 'seed'));
     await other.writeTo(path.join(dir, 'seed'));
@@ -65,11 +61,7 @@ describe('disk full', () => {
       done(await seed.addTorrent(other.torrent)),
     ]);
 
-    const leechSession = await Session.create({
-      downloadDir: mountPoint,
-      listenHost: '127.0.0.1',
-      noTrackers: true,
-    });
+    const leechSession = await loopbackSession(mountPoint);
     sessions.push(leechSession);
     const leech = await leechSession.addTorrent(big.torrent);
     const failed = new Promise<Error>((resolve) => leech.once('error', resolve));

@@ -5,9 +5,10 @@ import net, { type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { parseMetainfo, Session, type Torrent } from '../src/main/engine';
+import { parseMetainfo, type Session, type Torrent } from '../src/main/engine';
 import { encodeHandshake, encodeMessage } from '../src/main/engine/wire/codec';
 import { startEvilPeer, type EvilMode, type EvilPeer } from './support/evil-peer';
+import { loopbackSession, untilDone } from './support/engine-session';
 import { makeFixture, type TorrentFixture } from './support/torrent-fixture';
 
 let dir: string;
@@ -22,8 +23,7 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const done = (t: Torrent) =>
-  new Promise<void>((resolve) => (t.isComplete ? resolve() : t.once('done', () => resolve())));
+const done = untilDone;
 
 async function setup(
   mode: EvilMode,
@@ -45,21 +45,13 @@ async function setup(
   evils.push(evil);
   let seedPort: number | null = null;
   if (withSeed) {
-    const seed = await Session.create({
-      downloadDir: path.join(dir, 'seed'),
-      listenHost: '127.0.0.1',
-      noTrackers: true,
-    });
+    const seed = await loopbackSession(path.join(dir, 'seed'));
     sessions.push(seed);
     await fx.writeTo(path.join(dir, 'seed'));
     await done(await seed.addTorrent(fx.torrent));
     seedPort = seed.port;
   }
-  const leechSession = await Session.create({
-    downloadDir: path.join(dir, 'leech'),
-    listenHost: '127.0.0.1',
-    noTrackers: true,
-  });
+  const leechSession = await loopbackSession(path.join(dir, 'leech'));
   sessions.push(leechSession);
   const leech = await leechSession.addTorrent(fx.torrent);
   return { fx, leech, evil, seedPort };
@@ -125,12 +117,7 @@ describe('hostile peers against a Tessera seed', () => {
       files: { single: 1_000_000 },
       pieceLength: 65_536,
     });
-    const seed = await Session.create({
-      downloadDir: path.join(dir, 'seed'),
-      listenHost: '127.0.0.1',
-      noTrackers: true,
-      maxPeersPerTorrent,
-    });
+    const seed = await loopbackSession(path.join(dir, 'seed'), { maxPeersPerTorrent });
     sessions.push(seed);
     await fx.writeTo(path.join(dir, 'seed'));
     const torrent = await seed.addTorrent(fx.torrent);
@@ -171,11 +158,7 @@ describe('hostile peers against a Tessera seed', () => {
       });
     });
     await closed;
-    const leechSession = await Session.create({
-      downloadDir: path.join(dir, 'leech'),
-      listenHost: '127.0.0.1',
-      noTrackers: true,
-    });
+    const leechSession = await loopbackSession(path.join(dir, 'leech'));
     sessions.push(leechSession);
     const leech = await leechSession.addTorrent(fx.torrent);
     leech.addPeers([{ ip: '127.0.0.1', port: seed.port }]);
@@ -191,11 +174,7 @@ describe('hostile peers against a Tessera seed', () => {
     expect(torrent.summary().peersConnected).toBeLessThanOrEqual(20);
     for (const s of sockets) s.destroy();
     await new Promise((r) => setTimeout(r, 200));
-    const leechSession = await Session.create({
-      downloadDir: path.join(dir, 'leech2'),
-      listenHost: '127.0.0.1',
-      noTrackers: true,
-    });
+    const leechSession = await loopbackSession(path.join(dir, 'leech2'));
     sessions.push(leechSession);
     const leech = await leechSession.addTorrent(fx.torrent);
     leech.addPeers([{ ip: '127.0.0.1', port: seed.port }]);

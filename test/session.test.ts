@@ -4,7 +4,8 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Session, type Torrent } from '../src/main/engine';
+import type { Session } from '../src/main/engine';
+import { loopbackSession, untilDone } from './support/engine-session';
 import { makeFixture } from './support/torrent-fixture';
 
 let dir: string;
@@ -18,18 +19,12 @@ afterEach(async () => {
 });
 
 async function session(name: string, stateDir?: string): Promise<Session> {
-  const s = await Session.create({
-    downloadDir: path.join(dir, name),
-    listenHost: '127.0.0.1',
-    noTrackers: true,
-    stateDir,
-  });
+  const s = await loopbackSession(path.join(dir, name), { stateDir });
   sessions.push(s);
   return s;
 }
 
-const done = (t: Torrent) =>
-  new Promise<void>((resolve) => (t.isComplete ? resolve() : t.once('done', () => resolve())));
+const done = untilDone;
 
 describe('Session', () => {
   it('downloads from a seeding session, seeds once complete, and reports progress', async () => {
