@@ -1,7 +1,7 @@
 import { defineConfig } from '@playwright/test';
+import { chromiumLaunchOptions } from './e2e/chromium';
 
 // Browser tests of the real UI against the real engine (`tessera serve`) and real seeders.
-// Chromium is Debian's (/usr/bin/chromium): browsers are never downloaded.
 export default defineConfig({
   testDir: 'e2e',
   outputDir: 'e2e/artifacts/results',
@@ -10,16 +10,7 @@ export default defineConfig({
   expect: { timeout: 30_000 },
   reporter: [['list']],
   use: {
-    launchOptions: {
-      executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    },
+    launchOptions: chromiumLaunchOptions,
     viewport: { width: 1280, height: 800 },
     screenshot: 'only-on-failure',
   },

@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { build } from 'esbuild';
 import { chromium } from 'playwright';
+import { chromiumLaunchOptions } from '../e2e/chromium';
 import { allocateHost, makeTempDir, startSwarm } from '../test/harness';
 
 // npm scripts run from the project root; so does this script.
@@ -22,16 +23,7 @@ async function pieceMapFrameTime(): Promise<{ fullDrawMs: number; incrementalFra
     globalName: 'PieceMapDraw',
     logLevel: 'warning',
   });
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  const browser = await chromium.launch(chromiumLaunchOptions);
   try {
     const page = await browser.newPage();
     await page.setContent('<canvas id="c" width="900" height="300"></canvas>');
