@@ -175,10 +175,13 @@ export class WireDecoder {
         const pstrlen = this.peekByte(0);
         if (pstrlen !== 19)
           throw new ProtocolError(`handshake: protocol name length ${pstrlen}, expected 19`);
+        // Refuse a wrong protocol name as soon as its bytes are here (PW-02), not 68 bytes later.
+        const known = Math.min(this.buffered, 20);
+        for (let i = 1; i < known; i++)
+          if (this.peekByte(i) !== PROTOCOL_BYTES[i - 1])
+            throw new ProtocolError('handshake: not "BitTorrent protocol"');
         if (this.buffered < HANDSHAKE_LENGTH) return;
         const bytes = this.take(HANDSHAKE_LENGTH);
-        if (!bytes.subarray(1, 20).equals(PROTOCOL_BYTES))
-          throw new ProtocolError('handshake: not "BitTorrent protocol"');
         this.out.push({
           kind: 'handshake',
           handshake: {
@@ -234,21 +237,25 @@ export class WireDecoder {
       this.chunks.shift();
       return first;
     }
+    // Straddles chunks: the one copy. Whole chunks are dropped with a single splice, so a
+    // message that arrived in many tiny chunks costs linear, not quadratic, time.
     const out = Buffer.allocUnsafe(n);
     let filled = 0;
+    let used = 0;
     while (filled < n) {
-      const c = this.chunks[0]!;
+      const c = this.chunks[used]!;
       const want = n - filled;
       if (c.length <= want) {
         c.copy(out, filled);
         filled += c.length;
-        this.chunks.shift();
+        used++;
       } else {
         c.copy(out, filled, 0, want);
-        this.chunks[0] = c.subarray(want);
+        this.chunks[used] = c.subarray(want);
         filled += want;
       }
     }
+    this.chunks.splice(0, used);
     return out;
   }
 }
