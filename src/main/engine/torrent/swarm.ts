@@ -101,6 +101,8 @@ export class Swarm extends EventEmitter<SwarmEvents> {
   readonly directory: PeerDirectory;
   private readonly peers = new Map<string, Peer>();
   private connecting = 0;
+  private readonly refillQueue = new Set<Peer>();
+  private refillScheduled = false;
   private running = false;
   private optimistic: string | null = null;
   private chokeRound = 0;
@@ -549,7 +551,24 @@ export class Swarm extends EventEmitter<SwarmEvents> {
     peer.conn.send({ type: interested ? 'interested' : 'not-interested' });
   }
 
+  /**
+   * Tops up the peer's request queue — once per turn of the event loop, not once per block:
+   * a socket chunk carries several blocks, and one write of their replacements beats one
+   * small write each (the profile showed a write per block costing a fifth of the main thread).
+   */
   private requestMore(peer: Peer): void {
+    this.refillQueue.add(peer);
+    if (this.refillScheduled) return;
+    this.refillScheduled = true;
+    setImmediate(() => {
+      this.refillScheduled = false;
+      const peers = [...this.refillQueue];
+      this.refillQueue.clear();
+      for (const p of peers) this.sendRequestsNow(p);
+    });
+  }
+
+  private sendRequestsNow(peer: Peer): void {
     if (!peer.handshakeDone || peer.conn.peerChoking || !peer.conn.amInterested || peer.conn.closed)
       return;
     const requests = this.opts.scheduler.fill(peer.key, this.now());
