@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
-import { bitfieldLength, hasSpareBits } from '../picker/bitfield';
+import { bitfieldLength, countBits, hasBit, hasSpareBits, setBit } from '../picker/bitfield';
 import {
   encodeHandshake,
   encodeMessage,
@@ -20,19 +20,34 @@ export interface PeerConnectionOptions {
   outgoing: boolean;
   /** Advertise the BEP 10 extension protocol. */
   extensions?: boolean;
+  /** No handshake from the peer this long after `start()` closes the connection (PW-17: 10 s). */
   handshakeTimeoutMs?: number;
-  /** Nothing at all received for this long closes the connection. */
+  /** Nothing at all received for this long closes the connection (PW-17: 120 s). */
   idleTimeoutMs?: number;
+  /** Nothing sent for this long sends a keep-alive (60 s). */
   keepAliveIntervalMs?: number;
   /** Bytes queued in the socket above which `writableNeedsDrain` is true. */
   highWaterMarkBytes?: number;
 }
 
+/**
+ * The whole event set, kept small on purpose:
+ * - `handshake`: the peer's handshake was accepted (right torrent, not ourselves). Both arrays
+ *   are copies the listener may keep.
+ * - `message`: every accepted message after the handshake, after the connection has applied it
+ *   to its own state (flags, `peerBitfield`). Views in it (`block`, `bitfield`, `payload`) point
+ *   into a received chunk: copy what must outlive the listener call. `unknown` ids are counted
+ *   and not emitted (PW-06).
+ * - `close`: exactly once, with the reason; nothing is emitted after it.
+ */
 export interface PeerConnectionEvents {
   handshake: [peerId: Uint8Array, reserved: Uint8Array];
   message: [message: PeerMessage];
   close: [reason: string];
 }
+
+/** More unknown message ids than this closes the peer (PW-06). */
+export const MAX_UNKNOWN_MESSAGES = 10;
 
 /**
  * One peer over any Duplex (a TCP socket, or an in-memory pair in tests): the handshake, the
@@ -45,6 +60,12 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
   peerChoking = true;
   peerInterested = false;
   peerId: Uint8Array | null = null;
+  /** The peer's pieces, one bit per piece, high bit first (PW-08); all clear until it tells us. */
+  readonly peerBitfield: Uint8Array;
+  /** How many bits of `peerBitfield` are set (a repeated `have` counts once, PW-09). */
+  peerPieceCount = 0;
+  /** Messages with ids we do not know, skipped (PW-06). */
+  unknownMessagesReceived = 0;
   /** Payload bytes of piece messages, and all bytes, each way. */
   payloadBytesReceived = 0;
   payloadBytesSent = 0;
@@ -75,6 +96,8 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
       highWaterMarkBytes: 1024 * 1024,
       ...options,
     };
+    this.peerBitfield = new Uint8Array(bitfieldLength(options.pieceCount));
+    // Requests and small control messages must not wait for Nagle's delayed ACK.
     if (socket instanceof net.Socket) socket.setNoDelay(true);
   }
 
@@ -110,12 +133,23 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
     socket.resume();
     if (this.opts.outgoing) this.sendHandshake();
     const started = Date.now();
-    this.timer = setInterval(() => this.onTimer(started), 1000);
+    // Check often enough for the shortest timer (tests use tens of ms), but at most once a second.
+    const { handshakeTimeoutMs, idleTimeoutMs, keepAliveIntervalMs } = this.opts;
+    const tickMs = Math.max(
+      10,
+      Math.min(1000, handshakeTimeoutMs / 2, idleTimeoutMs / 2, keepAliveIntervalMs / 2),
+    );
+    this.timer = setInterval(() => this.onTimer(started), tickMs);
     this.timer.unref();
   }
 
-  send(m: PeerMessage): void {
-    if (this.closed) return;
+  /**
+   * Sends one message and updates our choke/interest flags to match. Returns false once the
+   * socket holds more than `highWaterMarkBytes`: the caller should wait for `drained()` before
+   * sending more data (the message itself is queued either way).
+   */
+  send(m: PeerMessage): boolean {
+    if (this.closed) return false;
     switch (m.type) {
       case 'choke':
         this.amChoking = true;
@@ -133,21 +167,29 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
         break;
     }
     this.write(encodeMessage(m));
+    return !this.writableNeedsDrain;
   }
 
-  sendRequests(requests: readonly { index: number; begin: number; length: number }[]): void {
-    if (this.closed || requests.length === 0) return;
-    this.write(encodeRequests(requests));
+  /** Several requests in one write. Same return value as `send`. */
+  sendRequests(requests: readonly { index: number; begin: number; length: number }[]): boolean {
+    if (this.closed) return false;
+    if (requests.length > 0) this.write(encodeRequests(requests));
+    return !this.writableNeedsDrain;
   }
 
-  /** A block goes out as header + block, without copying the block into a new message. */
-  sendPiece(index: number, begin: number, block: Uint8Array): void {
-    if (this.closed) return;
+  /**
+   * A block goes out as header + block, without copying the block into a new message (the two
+   * writes are corked into one). Same return value as `send`. The block must not change until
+   * the socket has written it.
+   */
+  sendPiece(index: number, begin: number, block: Uint8Array): boolean {
+    if (this.closed) return false;
     this.socket.cork();
     this.write(encodePieceHeader(index, begin, block.length));
     this.write(block);
     this.socket.uncork();
     this.payloadBytesSent += block.length;
+    return !this.writableNeedsDrain;
   }
 
   close(reason: string): void {
@@ -210,8 +252,11 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
   }
 
   private onHandshake(infoHash: Uint8Array, peerId: Uint8Array, reserved: Uint8Array): void {
+    // Incoming: refused before we send anything (PW-02, AD-26).
     if (Buffer.compare(infoHash, this.opts.infoHash) !== 0)
       throw new ProtocolError('info-hash mismatch in handshake');
+    if (Buffer.compare(peerId, this.opts.peerId) === 0)
+      throw new ProtocolError('connected to ourselves (PW-03)');
     this.handshakeReceived = true;
     // Copies: the decoder's views point into a socket chunk.
     this.peerId = Uint8Array.from(peerId);
@@ -243,17 +288,29 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
         }
         if (hasSpareBits(m.bitfield, this.opts.pieceCount))
           throw new ProtocolError('bitfield has bits set past the last piece');
+        this.peerBitfield.set(m.bitfield);
+        this.peerPieceCount = countBits(this.peerBitfield);
         break;
       case 'have-all':
       case 'have-none':
         if (!first) throw new ProtocolError(`${m.type} after other messages`);
+        this.setAll(m.type === 'have-all');
         break;
       case 'have':
       case 'suggest':
       case 'allowed-fast':
         if (m.index >= this.opts.pieceCount)
           throw new ProtocolError(`${m.type} for piece ${m.index} of ${this.opts.pieceCount}`);
+        if (m.type === 'have' && !hasBit(this.peerBitfield, m.index)) {
+          setBit(this.peerBitfield, m.index);
+          this.peerPieceCount++;
+        }
         break;
+      case 'unknown':
+        // Skipped, not emitted; a peer that keeps sending them is broken or probing (PW-06).
+        if (++this.unknownMessagesReceived > MAX_UNKNOWN_MESSAGES)
+          throw new ProtocolError(`more than ${MAX_UNKNOWN_MESSAGES} messages with unknown ids`);
+        return;
       case 'choke':
         this.peerChoking = true;
         break;
@@ -273,5 +330,14 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
         break;
     }
     this.emit('message', m);
+  }
+
+  private setAll(have: boolean): void {
+    const { pieceCount } = this.opts;
+    this.peerBitfield.fill(have ? 0xff : 0);
+    // Spare bits stay zero (PW-19), so the bitfield can be compared and sent as is.
+    const spare = this.peerBitfield.length * 8 - pieceCount;
+    if (have && spare > 0) this.peerBitfield[this.peerBitfield.length - 1]! &= 0xff << spare;
+    this.peerPieceCount = have ? pieceCount : 0;
   }
 }
