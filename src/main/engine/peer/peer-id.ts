@@ -17,8 +17,10 @@ const AZUREUS_CLIENTS: Record<string, string> = {
   TS: 'Tessera',
   TR: 'Transmission',
   qB: 'qBittorrent',
-  lt: 'libtorrent (Rasterbar)',
+  // BEP 20's two libtorrents: upper case is Rasterbar's (qBittorrent, Deluge), lower case is
+  // rakshasa's, the library under rtorrent.
   LT: 'libtorrent (Rasterbar)',
+  lt: 'libTorrent (rakshasa)',
   UT: 'µTorrent',
   ut: 'µTorrent',
   DE: 'Deluge',
@@ -41,6 +43,18 @@ function versionDigit(c: string): string {
   return c;
 }
 
+/**
+ * Transmission changed its scheme three times: 0006 → 0.6, 0072 → 0.72, up to 3.00 the form
+ * X.YY (3000 → 3.00, 294Z → 2.94 dev), and from 4.0 three digits (4050 → 4.0.5).
+ */
+function transmissionVersion(v: string): string {
+  const suffix = v[3] === 'Z' || v[3] === 'X' ? ' (dev)' : v[3] === 'B' ? ' (beta)' : '';
+  if (v.startsWith('000')) return `0.${v[3]}`;
+  if (v.startsWith('00')) return `0.${v.slice(2, 4)}`;
+  if (v[0]! <= '3') return `${v[0]}.${v.slice(1, 3)}${suffix}`;
+  return `${[...v.slice(0, 3)].map(versionDigit).join('.')}${suffix}`;
+}
+
 /** A name for the client behind a peer id, for the Peers view ("Transmission 3.00"). */
 export function describeClient(peerId: Uint8Array): string {
   const text = Buffer.from(peerId).toString('latin1');
@@ -50,8 +64,8 @@ export function describeClient(peerId: Uint8Array): string {
     const v = az[2]!;
     const name = AZUREUS_CLIENTS[code] ?? code;
     switch (code) {
-      case 'TR': // Transmission: 3000 → 3.00, 0940 → 0.94
-        return `${name} ${Number(v.slice(0, 1))}.${v.slice(1, 3)}`;
+      case 'TR':
+        return `${name} ${transmissionVersion(v)}`;
       case 'qB':
       case 'TS':
         return `${name} ${v.slice(0, 1)}.${v.slice(1, 2)}.${v.slice(2, 3)}`;
