@@ -1,5 +1,6 @@
 import net from 'node:net';
 import { once } from 'node:events';
+import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Duplex } from 'node:stream';
 import { encodeHandshake, encodeMessage, WireDecoder, type WireItem } from '../wire/codec';
@@ -384,5 +385,27 @@ describe('PeerConnection in memory (STYLE.md 10)', () => {
     t.raw.end();
     await until(() => t.reasons.length === 1);
     expect(t.reasons[0]).toMatch(/closed/);
+  });
+});
+
+describe('PeerConnection against random bytes (fuzz, AD-27, AD-28)', () => {
+  it('after a valid handshake, any bytes leave it open or closed for a protocol error, never anything else', async () => {
+    const settle = () => new Promise((r) => setImmediate(r));
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.uint8Array({ maxLength: 40 }), { maxLength: 6 }),
+        async (chunks) => {
+          const t = inMemory({ pieceCount: 12 });
+          t.handshake();
+          for (const c of chunks) t.raw.write(c);
+          await settle();
+          await settle();
+          expect(t.reasons.length).toBeLessThanOrEqual(1);
+          if (t.reasons.length === 1) expect(t.reasons[0]).toMatch(/^protocol error: /);
+          t.conn.close('test over');
+        },
+      ),
+      { numRuns: 150 },
+    );
   });
 });
