@@ -3,6 +3,15 @@
 import net from 'node:net';
 import { once } from 'node:events';
 import { encodeHandshake, encodeMessage, WireDecoder } from '../../src/main/engine/wire/codec';
+import { bencode } from '../../src/main/engine/bencode/encode';
+import {
+  decodeMetadataMessage,
+  encodeMetadataMessage,
+  METADATA_PIECE_SIZE,
+} from '../../src/main/engine/magnet/ut-metadata';
+
+/** The id this peer gives ut_metadata: not ours (1), to prove ids are per direction. */
+const EVIL_UT_METADATA_ID = 3;
 
 export type EvilMode =
   /** Serves every requested block with its bytes flipped: its pieces fail their hash. */
@@ -14,7 +23,9 @@ export type EvilMode =
   /** A bitfield with bits set past the last piece. */
   | 'spare-bits'
   /** Answers requests one byte per second. */
-  | 'trickle';
+  | 'trickle'
+  /** Offers the metadata (BEP 9) and serves garbage of the right sizes. */
+  | 'bad-metadata';
 
 export interface EvilPeer {
   port: number;
@@ -29,6 +40,8 @@ export async function startEvilPeer(o: {
   content: Buffer;
   pieceLength: number;
   mode: EvilMode;
+  /** Size of the info dict, for 'bad-metadata'. */
+  metadataSize?: number;
 }): Promise<EvilPeer> {
   const stats = { connections: 0, blocksServed: 0, closedByRemote: 0 };
   const sockets = new Set<net.Socket>();
@@ -55,13 +68,23 @@ export async function startEvilPeer(o: {
       }
       for (let item = decoder.next(); item; item = decoder.next()) {
         if (item.kind === 'handshake') {
+          const reserved = new Uint8Array(8);
+          if (o.mode === 'bad-metadata') reserved[5] = 0x10;
           socket.write(
             encodeHandshake({
-              reserved: new Uint8Array(8),
+              reserved,
               infoHash: o.infoHash,
               peerId: Buffer.from('-EV0001-evilevilevil'),
             }),
           );
+          if (o.mode === 'bad-metadata') {
+            const payload = bencode({
+              m: { ut_metadata: EVIL_UT_METADATA_ID },
+              metadata_size: o.metadataSize ?? 0,
+            });
+            socket.write(encodeMessage({ type: 'extended', id: 0, payload }));
+            continue;
+          }
           if (o.mode === 'huge-length') {
             socket.write(Uint8Array.from([0x80, 0, 0, 0, 7]));
             continue;
@@ -77,6 +100,22 @@ export async function startEvilPeer(o: {
           continue;
         }
         const m = item.message;
+        if (m.type === 'extended' && m.id === EVIL_UT_METADATA_ID && o.metadataSize) {
+          const request = decodeMetadataMessage(m.payload);
+          if (request?.type !== 'request') continue;
+          const size = o.metadataSize;
+          const length = Math.min(METADATA_PIECE_SIZE, size - request.piece * METADATA_PIECE_SIZE);
+          stats.blocksServed++;
+          const reply = encodeMetadataMessage({
+            type: 'data',
+            piece: request.piece,
+            totalSize: size,
+            data: Buffer.alloc(length, 0x61),
+          });
+          // Our client's ut_metadata id is 1 (it says so in its handshake).
+          socket.write(encodeMessage({ type: 'extended', id: 1, payload: reply }));
+          continue;
+        }
         if (m.type !== 'request') continue;
         const start = m.index * o.pieceLength + m.begin;
         const block = Buffer.from(o.content.subarray(start, start + m.length));

@@ -1,12 +1,12 @@
 import { homedir } from 'node:os';
 import path from 'node:path';
-import { EngineError, Session, type Torrent } from '../engine';
+import { EngineError, isMagnetLink, parsePeerAddress, Session, type Torrent } from '../engine';
 import { flag, parseArgs, UsageError, value, values } from './args';
 import { progressReporter, type ProgressReporter } from './progress';
 import { readTorrentBytes } from './read-torrent-file';
 
 export const DOWNLOAD_USAGE =
-  'tessera download <file.torrent> --out <dir> [--json] [--peer ip:port]... [--port N] [--bind ip] [--resume-dir DIR] [--no-trackers] [--timeout seconds] [--seed]';
+  'tessera download <file.torrent | magnet:?…> --out <dir> [--json] [--peer ip:port]... [--port N] [--bind ip] [--resume-dir DIR] [--no-trackers] [--timeout seconds] [--seed]';
 
 /**
  * `tessera download`: fetches one torrent into <out>/<name>, verifying every piece, and exits 0
@@ -20,13 +20,14 @@ export async function runDownload(argv: readonly string[]): Promise<number> {
   if (args.positional.length !== 1) throw new UsageError(`usage: ${DOWNLOAD_USAGE}`);
   const out = value(args, 'out');
   if (!out) throw new UsageError(`--out <dir> is required\nusage: ${DOWNLOAD_USAGE}`);
-  const peers = values(args, 'peer').map(parsePeerAddress);
+  const peers = values(args, 'peer').map(parsePeerArg);
   const port = optionalInt(args, 'port', 0, 65535);
   const timeoutSec = optionalInt(args, 'timeout', 1, 7 * 24 * 3600);
   const maxPeers = optionalInt(args, 'max-peers', 1, 1000);
   const noTrackers = flag(args, 'no-trackers');
 
-  const bytes = await readTorrentBytes(args.positional[0]!);
+  const input = args.positional[0]!;
+  const bytes = isMagnetLink(input) ? null : await readTorrentBytes(input);
   const session = await Session.create({
     downloadDir: path.resolve(out),
     listenPort: port ?? 0,
@@ -38,7 +39,7 @@ export async function runDownload(argv: readonly string[]): Promise<number> {
   const mode = flag(args, 'json') ? 'json' : process.stderr.isTTY ? 'tty' : 'plain';
   const reporter = progressReporter(mode, mode === 'json' ? process.stdout : process.stderr);
   try {
-    const torrent = await session.addTorrent(bytes);
+    const torrent = bytes ? await session.addTorrent(bytes) : await session.addMagnet(input);
     if (peers.length > 0) torrent.addPeers(peers, 'manual');
     if (noTrackers && peers.length === 0)
       throw new EngineError('no-peers', 'no trackers to ask (--no-trackers) and no --peer given');
@@ -131,12 +132,10 @@ function unreachableTrackers(torrent: Torrent): string | null {
   return `could not get peers from ${first.url}: ${first.lastError ?? first.status}${more}`;
 }
 
-function parsePeerAddress(text: string): { ip: string; port: number } {
-  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(text);
-  const port = m ? Number(m[3]) : NaN;
-  if (!m || port < 1 || port > 65535)
-    throw new UsageError(`--peer ${text}: expected ip:port (or [ipv6]:port)`);
-  return { ip: (m[1] ?? m[2])!, port };
+function parsePeerArg(text: string): { ip: string; port: number } {
+  const address = parsePeerAddress(text);
+  if (!address) throw new UsageError(`--peer ${text}: expected ip:port (or [ipv6]:port)`);
+  return address;
 }
 
 function optionalInt(

@@ -23,6 +23,8 @@ export function progressReporter(
 }
 
 function statusLine(s: TorrentSummary): string {
+  // A magnet link has no size yet: say whom we are asking for the metadata instead.
+  if (s.state === 'fetching-metadata') return s.errorMessage ?? 'fetching metadata';
   const pct = `${(s.progress * 100).toFixed(1)}%`.padStart(6);
   return `${pct}  ${formatBytes(s.doneBytes)} / ${formatBytes(s.totalBytes)}  ${formatRate(s.downBytesPerSec)}  peers ${s.peersConnected}  ETA ${formatEta(s.etaSec)}`;
 }
@@ -115,6 +117,7 @@ function pick(s: TorrentSummary) {
     wastedBytes: s.wastedBytes,
     peersConnected: s.peersConnected,
     etaSec: s.etaSec,
+    note: s.errorMessage,
   };
 }
 

@@ -8,6 +8,13 @@ export {
 } from './session';
 export { Torrent, type TorrentEvents } from './torrent/torrent';
 export { EngineError, InvalidTorrentError } from './errors';
+export {
+  InvalidMagnetError,
+  isMagnetLink,
+  parseMagnetLink,
+  parsePeerAddress,
+  type MagnetLink,
+} from './magnet/magnet-link';
 export { parseMetainfo, type Metainfo, type TorrentFile } from './metainfo/metainfo';
 export type { PeerAddress } from './torrent/peer-directory';
 export { TrackerError } from './tracker/http-announce';

@@ -4,7 +4,8 @@ import net from 'node:net';
 import path from 'node:path';
 import { EngineError } from './errors';
 import { writeFileAtomic } from './util/atomic-write';
-import { parseMetainfo } from './metainfo/metainfo';
+import { parseMagnetLink, type MagnetLink } from './magnet/magnet-link';
+import { parseMetainfo, type Metainfo } from './metainfo/metainfo';
 import { generatePeerId } from './peer/peer-id';
 import { HashPool } from './storage/hash-pool';
 import { Torrent } from './torrent/torrent';
@@ -48,6 +49,8 @@ interface SavedTorrent {
   downloadDir: string;
   paused: boolean;
   addedAt: number;
+  /** The magnet link, while its metadata has not arrived (then there is no .torrent yet). */
+  magnet?: string;
 }
 
 /** The pstrlen byte, the protocol string, the reserved bytes and the info-hash. */
@@ -62,6 +65,8 @@ const PROTOCOL = Buffer.from('\x13BitTorrent protocol', 'latin1');
 export class Session extends EventEmitter<SessionEvents> {
   readonly peerId = generatePeerId();
   private readonly byId = new Map<string, Torrent>();
+  /** Magnet links of torrents still fetching their metadata, kept so a restart can go on. */
+  private readonly pendingMagnets = new Map<string, string>();
   private readonly hashPool = new HashPool();
   private server: net.Server | null = null;
   private portValue = 0;
@@ -97,9 +102,28 @@ export class Session extends EventEmitter<SessionEvents> {
     }
     const downloadDir = path.resolve(opts.downloadDir ?? this.opts.downloadDir);
     await assertWritableDir(downloadDir);
-    const torrent = this.createTorrent(metainfo, downloadDir, Date.now());
+    const torrent = this.createTorrent({ metainfo }, downloadDir, Date.now());
     if (this.opts.stateDir)
       await this.saveTorrentFile(this.opts.stateDir, metainfo.infoHashHex, torrentBytes);
+    this.emit('torrent-added', torrent);
+    if (!opts.paused) void torrent.start();
+    this.scheduleSave();
+    return torrent;
+  }
+
+  /**
+   * Adds a torrent from a magnet link: it fetches its metadata from peers (BEP 9), then
+   * downloads like any other; starts unless `paused`. Throws InvalidMagnetError for bad links.
+   */
+  async addMagnet(uri: string, opts: AddTorrentOptions = {}): Promise<Torrent> {
+    if (this.closed) throw new EngineError('session-closed', 'the session is shutting down');
+    const magnet = parseMagnetLink(uri);
+    const existing = this.byId.get(magnet.infoHashHex);
+    if (existing)
+      throw new EngineError('duplicate-torrent', `"${existing.name}" is already in the list`);
+    const downloadDir = path.resolve(opts.downloadDir ?? this.opts.downloadDir);
+    await assertWritableDir(downloadDir);
+    const torrent = this.createTorrent({ magnet }, downloadDir, Date.now(), uri.trim());
     this.emit('torrent-added', torrent);
     if (!opts.paused) void torrent.start();
     this.scheduleSave();
@@ -118,6 +142,7 @@ export class Session extends EventEmitter<SessionEvents> {
     const torrent = this.getTorrent(id);
     if (!torrent) throw new EngineError('unknown-torrent', `no torrent with id ${id}`);
     this.byId.delete(torrent.id);
+    this.pendingMagnets.delete(torrent.id);
     await torrent.destroy(opts);
     // A torrent no longer in the list has no use for its resume data.
     const resumeFile = this.resumeFile(torrent.id);
@@ -158,12 +183,16 @@ export class Session extends EventEmitter<SessionEvents> {
   }
 
   private createTorrent(
-    metainfo: ReturnType<typeof parseMetainfo>,
+    source: { metainfo: Metainfo } | { magnet: MagnetLink },
     downloadDir: string,
     addedAt: number,
+    magnetUri?: string,
   ): Torrent {
+    const id = 'metainfo' in source ? source.metainfo.infoHashHex : source.magnet.infoHashHex;
+    if (magnetUri) this.pendingMagnets.set(id, magnetUri);
     const torrent = new Torrent({
-      metainfo,
+      source,
+      onMetadata: (torrentFile) => this.keepFetchedMetadata(id, torrentFile),
       downloadDir,
       peerId: this.peerId,
       listenPort: () => this.portValue,
@@ -171,7 +200,7 @@ export class Session extends EventEmitter<SessionEvents> {
       maxPeers: this.opts.maxPeersPerTorrent ?? 50,
       noTrackers: this.opts.noTrackers,
       bindAddress: this.opts.bindAddress,
-      resumeFile: this.resumeFile(metainfo.infoHashHex),
+      resumeFile: this.resumeFile(id),
       addedAt,
     });
     // A torrent's failure is shown on that torrent; it must never take the session down.
@@ -179,6 +208,14 @@ export class Session extends EventEmitter<SessionEvents> {
     torrent.on('state', () => this.scheduleSave());
     this.byId.set(torrent.id, torrent);
     return torrent;
+  }
+
+  /** A magnet's metadata arrived: from now on the torrent is restored from its .torrent. */
+  private async keepFetchedMetadata(id: string, torrentFile: Uint8Array): Promise<void> {
+    if (this.opts.stateDir && this.byId.has(id))
+      await this.saveTorrentFile(this.opts.stateDir, id, torrentFile);
+    this.pendingMagnets.delete(id);
+    this.scheduleSave();
   }
 
   private async listen(): Promise<void> {
@@ -242,6 +279,10 @@ export class Session extends EventEmitter<SessionEvents> {
     socket.on('data', onData);
   }
 
+  private readSavedSource(stateDir: string, entry: SavedTorrent) {
+    return readSavedSourceOf(this.torrentFilePath(stateDir, entry.id), entry);
+  }
+
   private resumeFile(id: string): string | undefined {
     const dir =
       this.opts.resumeDir ??
@@ -268,6 +309,7 @@ export class Session extends EventEmitter<SessionEvents> {
           downloadDir: t.downloadDir,
           paused: t.state === 'paused',
           addedAt: t.addedAt,
+          ...(this.pendingMagnets.has(t.id) ? { magnet: this.pendingMagnets.get(t.id) } : {}),
         }));
         return writeFileAtomic(
           path.join(stateDir, 'session.json'),
@@ -289,10 +331,10 @@ export class Session extends EventEmitter<SessionEvents> {
     }
     for (const entry of saved) {
       try {
-        const bytes = await readFile(this.torrentFilePath(stateDir, entry.id));
-        const metainfo = parseMetainfo(bytes);
-        if (metainfo.infoHashHex !== entry.id || this.byId.has(entry.id)) continue;
-        const torrent = this.createTorrent(metainfo, entry.downloadDir, entry.addedAt);
+        if (this.byId.has(entry.id)) continue;
+        const source = await this.readSavedSource(stateDir, entry);
+        if (!source) continue;
+        const torrent = this.createTorrent(source, entry.downloadDir, entry.addedAt, entry.magnet);
         this.emit('torrent-added', torrent);
         if (!entry.paused) void torrent.start();
       } catch {
@@ -300,6 +342,21 @@ export class Session extends EventEmitter<SessionEvents> {
       }
     }
   }
+}
+
+/** The saved .torrent, or for a magnet still without metadata, its link; null if neither. */
+async function readSavedSourceOf(
+  file: string,
+  entry: SavedTorrent,
+): Promise<{ metainfo: Metainfo } | { magnet: MagnetLink } | null> {
+  try {
+    const metainfo = parseMetainfo(await readFile(file));
+    return metainfo.infoHashHex === entry.id ? { metainfo } : null;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || !entry.magnet) throw err;
+  }
+  const magnet = parseMagnetLink(entry.magnet);
+  return magnet.infoHashHex === entry.id ? { magnet } : null;
 }
 
 function parseSavedSession(json: unknown): SavedTorrent[] {
@@ -321,6 +378,7 @@ function parseSavedSession(json: unknown): SavedTorrent[] {
       downloadDir: r.downloadDir,
       paused: r.paused === true,
       addedAt: typeof r.addedAt === 'number' ? r.addedAt : Date.now(),
+      ...(typeof r.magnet === 'string' ? { magnet: r.magnet } : {}),
     });
   }
   return out;

@@ -15,7 +15,11 @@ import { ProtocolError } from '../wire/protocol-error';
 export interface PeerConnectionOptions {
   infoHash: Uint8Array;
   peerId: Uint8Array;
-  pieceCount: number;
+  /**
+   * Pieces in the torrent; null while we do not know (a magnet link before its metadata): then
+   * bitfield and have messages are passed on unchecked and not recorded.
+   */
+  pieceCount: number | null;
   /** We dialled: our handshake goes first. Incoming: we answer theirs. */
   outgoing: boolean;
   /** Advertise the BEP 10 extension protocol. */
@@ -96,7 +100,7 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
       highWaterMarkBytes: 1024 * 1024,
       ...options,
     };
-    this.peerBitfield = new Uint8Array(bitfieldLength(options.pieceCount));
+    this.peerBitfield = new Uint8Array(bitfieldLength(options.pieceCount ?? 0));
     // Requests and small control messages must not wait for Nagle's delayed ACK.
     if (socket instanceof net.Socket) socket.setNoDelay(true);
   }
@@ -279,28 +283,30 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
     ) {
       this.pieceMessagesReceived++;
     }
+    if (m.type === 'have-all' || m.type === 'have-none') {
+      if (!first) throw new ProtocolError(`${m.type} after other messages`);
+      this.setAll(m.type === 'have-all');
+    }
+    const { pieceCount } = this.opts;
     switch (m.type) {
       case 'bitfield':
-        if (m.bitfield.length !== bitfieldLength(this.opts.pieceCount)) {
+        // Unknown piece count (a magnet before its metadata): nothing to check against yet.
+        if (pieceCount === null) break;
+        if (m.bitfield.length !== bitfieldLength(pieceCount))
           throw new ProtocolError(
-            `bitfield of ${m.bitfield.length} bytes for ${this.opts.pieceCount} pieces`,
+            `bitfield of ${m.bitfield.length} bytes for ${pieceCount} pieces`,
           );
-        }
-        if (hasSpareBits(m.bitfield, this.opts.pieceCount))
+        if (hasSpareBits(m.bitfield, pieceCount))
           throw new ProtocolError('bitfield has bits set past the last piece');
         this.peerBitfield.set(m.bitfield);
         this.peerPieceCount = countBits(this.peerBitfield);
         break;
-      case 'have-all':
-      case 'have-none':
-        if (!first) throw new ProtocolError(`${m.type} after other messages`);
-        this.setAll(m.type === 'have-all');
-        break;
       case 'have':
       case 'suggest':
       case 'allowed-fast':
-        if (m.index >= this.opts.pieceCount)
-          throw new ProtocolError(`${m.type} for piece ${m.index} of ${this.opts.pieceCount}`);
+        if (pieceCount === null) break;
+        if (m.index >= pieceCount)
+          throw new ProtocolError(`${m.type} for piece ${m.index} of ${pieceCount}`);
         if (m.type === 'have' && !hasBit(this.peerBitfield, m.index)) {
           setBit(this.peerBitfield, m.index);
           this.peerPieceCount++;
@@ -333,7 +339,7 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
   }
 
   private setAll(have: boolean): void {
-    const { pieceCount } = this.opts;
+    const pieceCount = this.opts.pieceCount ?? 0;
     this.peerBitfield.fill(have ? 0xff : 0);
     // Spare bits stay zero (PW-19), so the bitfield can be compared and sent as is.
     const spare = this.peerBitfield.length * 8 - pieceCount;

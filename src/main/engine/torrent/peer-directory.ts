@@ -174,6 +174,13 @@ export class PeerDirectory {
     }
   }
 
+  /** Every address not banned, with where we learned it (to hand over to another directory). */
+  entries(): { address: PeerAddress; source: PeerSource }[] {
+    return [...this.known.values()]
+      .filter((p) => p.state !== 'banned')
+      .map((p) => ({ address: p.address, source: p.source }));
+  }
+
   counts(): { known: number; banned: number } {
     let banned = 0;
     for (const peer of this.known.values()) if (peer.state === 'banned') banned++;

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
-import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { PeerRow } from '../../../shared/torrent-types';
+import { dialPeer } from '../peer/dial';
 import { PeerConnection } from '../peer/peer-connection';
 import { describeClient } from '../peer/peer-id';
 import { countBits } from '../picker/bitfield';
@@ -15,13 +15,29 @@ import {
   type CompletedPiece,
 } from './block-scheduler';
 import { chooseUnchoked } from './choker';
-import { parseExtendedHandshake, encodeExtendedHandshake } from './extended-handshake';
+import {
+  encodeExtendedHandshake,
+  OUR_EXTENSION_IDS,
+  parseExtendedHandshake,
+  type ExtensionName,
+} from './extended-handshake';
+import {
+  decodeMetadataMessage,
+  encodeMetadataMessage,
+  METADATA_PIECE_SIZE,
+  metadataPieceCount,
+} from '../magnet/ut-metadata';
+import { decodePexMessage, encodePexMessage, PEX_INTERVAL_MS, PexSender } from './pex';
 import { addressKey, PeerDirectory, type PeerAddress, type PeerSource } from './peer-directory';
 
 export interface SwarmOptions {
   infoHash: Uint8Array;
   peerId: Uint8Array;
   pieceCount: number;
+  /** The info dict, served to peers that ask for it (BEP 9). */
+  infoBytes: Uint8Array;
+  /** Private torrents take peers from their trackers only: no PEX (BEP 27). */
+  isPrivate: boolean;
   scheduler: BlockScheduler;
   /** Reads a block we have, to upload it. */
   readBlock: (index: number, begin: number, length: number) => Promise<Uint8Array>;
@@ -71,6 +87,13 @@ interface Peer {
   chokedAt: number | null;
   /** When the peer unchoked us after a choke, until a block arrives. */
   unchokedAt: number | null;
+  /** The peer's ids for the extensions we speak (BEP 10); absent or 0: not supported. */
+  extensionIds: Partial<Record<ExtensionName, number>>;
+  /** Where the peer accepts connections: its address if we dialled, else its BEP 10 `p`. */
+  listenAddress: PeerAddress | null;
+  metadataPiecesServed: number;
+  pex: PexSender;
+  lastPexAt: number;
 }
 
 const MAX_HALF_OPEN = 8;
@@ -181,6 +204,7 @@ export class Swarm extends EventEmitter<SwarmEvents> {
       this.requestMore(peer);
     }
     if (this.chokeRound++ % 10 === 0) this.rechoke(this.chokeRound % 30 === 1);
+    this.sendPex(now);
     this.maintainConnections();
   }
 
@@ -256,38 +280,22 @@ export class Swarm extends EventEmitter<SwarmEvents> {
 
   private dial(key: string, address: PeerAddress, source: PeerSource): void {
     this.connecting++;
-    const socket = this.opts.dial
-      ? this.opts.dial(address)
-      : net.connect({ host: address.ip, port: address.port, localAddress: this.opts.bindAddress });
-    let settled = false;
-    const fail = (why: string) => {
-      if (settled) return;
-      debugLog('peer', `${key}: dial failed: ${why}`);
-      settled = true;
+    const { bindAddress, dial } = this.opts;
+    dialPeer(address, { bindAddress, dial, timeoutMs: CONNECT_TIMEOUT_MS }, (result) => {
       this.connecting--;
-      clearTimeout(timer);
-      socket.destroy();
-      this.directory.markClosed(key, true);
-      this.emit('peer-closed', key, why);
-    };
-    const timer = setTimeout(() => fail('connect timed out'), CONNECT_TIMEOUT_MS);
-    timer.unref();
-    socket.once('error', (err: Error) => fail(err.message));
-    const onConnect = () => {
-      if (settled) return;
-      settled = true;
-      this.connecting--;
-      clearTimeout(timer);
-      socket.removeAllListeners('error');
+      if ('error' in result) {
+        debugLog('peer', `${key}: dial failed: ${result.error}`);
+        this.directory.markClosed(key, true);
+        this.emit('peer-closed', key, result.error);
+        return;
+      }
       if (!this.running || this.peers.has(key)) {
-        socket.destroy();
+        result.socket.destroy();
         this.directory.markClosed(key, false);
         return;
       }
-      this.attach(socket, key, address, source, true);
-    };
-    if (this.opts.dial) queueMicrotask(onConnect);
-    else socket.once('connect', onConnect);
+      this.attach(result.socket, key, address, source, true);
+    });
   }
 
   private attach(
@@ -325,6 +333,11 @@ export class Swarm extends EventEmitter<SwarmEvents> {
       uploading: false,
       chokedAt: null,
       unchokedAt: null,
+      extensionIds: {},
+      listenAddress: outgoing ? address : null,
+      metadataPiecesServed: 0,
+      pex: new PexSender(),
+      lastPexAt: 0,
     };
     this.peers.set(key, peer);
     this.directory.markConnected(key);
@@ -349,6 +362,8 @@ export class Swarm extends EventEmitter<SwarmEvents> {
         payload: encodeExtendedHandshake({
           listenPort: this.opts.listenPort(),
           requestQueue: MAX_UPLOAD_QUEUE_ADVERTISED,
+          metadataSize: this.opts.infoBytes.length,
+          pex: !this.opts.isPrivate,
         }),
       });
     }
@@ -426,15 +441,73 @@ export class Swarm extends EventEmitter<SwarmEvents> {
           peer.conn.send({ type: 'unchoke' });
         return;
       case 'extended':
-        if (m.id === 0) {
-          const info = parseExtendedHandshake(m.payload);
-          if (info.requestQueue !== null)
-            peer.peerRequestLimit = Math.max(1, Math.min(info.requestQueue, MAX_QUEUE));
-          if (info.client && peer.client === 'unknown') peer.client = info.client;
-        }
+        this.onExtended(peer, m.id, m.payload);
         return;
       default:
         return;
+    }
+  }
+
+  private onExtended(peer: Peer, id: number, payload: Uint8Array): void {
+    if (id === 0) {
+      const info = parseExtendedHandshake(payload);
+      if (info.requestQueue !== null)
+        peer.peerRequestLimit = Math.max(1, Math.min(info.requestQueue, MAX_QUEUE));
+      if (info.client && peer.client === 'unknown') peer.client = info.client;
+      // Additive (EX-02): a later handshake changes only the extensions it names.
+      Object.assign(peer.extensionIds, info.extensionIds);
+      if (info.listenPort !== null && !peer.outgoing)
+        peer.listenAddress = { ip: peer.address.ip, port: info.listenPort };
+    } else if (id === OUR_EXTENSION_IDS.ut_metadata) {
+      this.serveMetadata(peer, payload);
+    } else if (id === OUR_EXTENSION_IDS.ut_pex && !this.opts.isPrivate) {
+      const pex = decodePexMessage(payload);
+      if (pex && pex.added.length > 0) {
+        debugLog('peer', `${peer.key} PEX: ${pex.added.length} peers added`);
+        this.addPeers(pex.added, 'pex');
+      }
+    }
+  }
+
+  /** Answers BEP 9 requests for the info dict; a peer gets each piece about twice (MD-03). */
+  private serveMetadata(peer: Peer, payload: Uint8Array): void {
+    const theirId = peer.extensionIds.ut_metadata;
+    const m = decodeMetadataMessage(payload);
+    if (!m || m.type !== 'request' || !theirId) return;
+    const { infoBytes } = this.opts;
+    const count = metadataPieceCount(infoBytes.length);
+    const send = (reply: Parameters<typeof encodeMetadataMessage>[0]) =>
+      peer.conn.send({ type: 'extended', id: theirId, payload: encodeMetadataMessage(reply) });
+    if (m.piece >= count || peer.metadataPiecesServed >= 2 * count) {
+      send({ type: 'reject', piece: m.piece });
+      return;
+    }
+    peer.metadataPiecesServed++;
+    const start = m.piece * METADATA_PIECE_SIZE;
+    send({
+      type: 'data',
+      piece: m.piece,
+      totalSize: infoBytes.length,
+      data: infoBytes.subarray(start, start + METADATA_PIECE_SIZE),
+    });
+  }
+
+  /** At most once a minute, each PEX-capable peer hears who joined and left (PX-02). */
+  private sendPex(now: number): void {
+    if (this.opts.isPrivate) return;
+    const connected = new Map<string, PeerAddress>();
+    for (const p of this.peers.values())
+      if (p.handshakeDone && p.listenAddress)
+        connected.set(addressKey(p.listenAddress), p.listenAddress);
+    for (const peer of this.peers.values()) {
+      const theirId = peer.extensionIds.ut_pex;
+      if (!theirId || !peer.handshakeDone || now - peer.lastPexAt < PEX_INTERVAL_MS) continue;
+      const others = new Map(connected);
+      if (peer.listenAddress) others.delete(addressKey(peer.listenAddress));
+      const message = peer.pex.next(others);
+      if (!message) continue;
+      peer.lastPexAt = now;
+      peer.conn.send({ type: 'extended', id: theirId, payload: encodePexMessage(message) });
     }
   }
 

@@ -10,7 +10,10 @@ import {
   type TrackerRow,
 } from '../../../shared/torrent-types';
 import { EngineError } from '../errors';
-import type { Metainfo } from '../metainfo/metainfo';
+import type { MagnetLink } from '../magnet/magnet-link';
+import { MetadataFetcher } from '../magnet/metadata-fetcher';
+import { torrentFileFromMetadata } from '../magnet/torrent-file';
+import { parseMetainfo, type Metainfo } from '../metainfo/metainfo';
 import { countBits, hasBit } from '../picker/bitfield';
 import { checkExistingPieces } from '../storage/check-existing';
 import { loadResumeData, planResume, saveResumeData } from '../storage/resume-data';
@@ -25,7 +28,13 @@ import type { PeerAddress, PeerSource } from './peer-directory';
 import { Swarm } from './swarm';
 
 export interface TorrentOptions {
-  metainfo: Metainfo;
+  /** What we know of the torrent: its metainfo, or a magnet link whose metadata we fetch. */
+  source: { metainfo: Metainfo } | { magnet: MagnetLink };
+  /**
+   * The metadata of a magnet link arrived and was verified: here is the .torrent to keep, so
+   * a restart does not fetch it again.
+   */
+  onMetadata?: (torrentFile: Uint8Array, metainfo: Metainfo) => Promise<void>;
   downloadDir: string;
   peerId: Uint8Array;
   listenPort: () => number;
@@ -46,6 +55,8 @@ export interface TorrentOptions {
 
 export interface TorrentEvents {
   state: [state: TorrentState];
+  /** A magnet link's metadata arrived: name, size and files are known from now on. */
+  metadata: [metainfo: Metainfo];
   piece: [index: number];
   done: [];
   error: [error: Error];
@@ -56,6 +67,18 @@ const TICK_MS = 1000;
 const LOW_PEER_COUNT = 5;
 /** Resume data is saved this often (in ticks) while pieces keep arriving, and on pause and quit. */
 const RESUME_SAVE_EVERY_TICKS = 5;
+/**
+ * What we tell trackers is left while the size is unknown (magnet without metadata): not 0,
+ * which would make us a seed that trackers give no seeds to.
+ */
+const UNKNOWN_LEFT = 16 * 1024;
+
+/** What exists once the metainfo is known. */
+interface Content {
+  metainfo: Metainfo;
+  scheduler: BlockScheduler;
+  swarm: Swarm;
+}
 
 /**
  * One swarm's lifecycle: checking what is on disk, downloading, seeding, paused, or stopped by
@@ -63,13 +86,15 @@ const RESUME_SAVE_EVERY_TICKS = 5;
  */
 export class Torrent extends EventEmitter<TorrentEvents> {
   readonly id: string;
-  readonly metainfo: Metainfo;
+  readonly infoHash: Uint8Array;
   readonly downloadDir: string;
   readonly addedAt: number;
   private stateValue: TorrentState = 'paused';
   private errorMessage: string | null = null;
-  private readonly scheduler: BlockScheduler;
-  private readonly swarm: Swarm;
+  private content: Content | null = null;
+  /** Fetches the info dict while `content` is null (a magnet link). */
+  private fetcher: MetadataFetcher | null = null;
+  private readonly magnet: MagnetLink | null;
   private readonly announcer: Announcer | null;
   private storage: PieceStorage | null = null;
   private tickTimer: NodeJS.Timeout | null = null;
@@ -89,47 +114,112 @@ export class Torrent extends EventEmitter<TorrentEvents> {
 
   constructor(private readonly opts: TorrentOptions) {
     super();
-    const m = opts.metainfo;
-    this.metainfo = m;
-    this.id = m.infoHashHex;
+    const { source } = opts;
+    this.magnet = 'magnet' in source ? source.magnet : null;
+    this.infoHash = 'magnet' in source ? source.magnet.infoHash : source.metainfo.infoHash;
+    this.id = Buffer.from(this.infoHash).toString('hex');
     this.downloadDir = opts.downloadDir;
     this.addedAt = opts.addedAt ?? Date.now();
-    this.scheduler = new BlockScheduler({
+    const tiers =
+      'magnet' in source ? source.magnet.trackers.map((t) => [t]) : source.metainfo.announceTiers;
+    this.announcer = opts.noTrackers
+      ? null
+      : new Announcer(
+          tiers,
+          () => ({
+            uploaded: this.up.totalBytes,
+            downloaded: this.down.totalBytes,
+            left: this.content ? this.content.metainfo.totalLength - this.doneBytes : UNKNOWN_LEFT,
+          }),
+          { infoHash: this.infoHash, peerId: opts.peerId, port: opts.listenPort() },
+          { localAddress: opts.bindAddress },
+        );
+    this.announcer?.on('peers', (peers) => this.addPeers(peers, 'tracker'));
+    if ('metainfo' in source) this.content = this.createContent(source.metainfo);
+    else {
+      this.fetcher = this.createFetcher();
+      this.fetcher.addPeers(source.magnet.peers, 'magnet');
+    }
+  }
+
+  /** The metainfo; null while a magnet link's metadata is being fetched. */
+  get metainfo(): Metainfo | null {
+    return this.content?.metainfo ?? null;
+  }
+
+  private createContent(m: Metainfo): Content {
+    const scheduler = new BlockScheduler({
       pieceCount: m.pieceCount,
       pieceLength: m.pieceLength,
       totalLength: m.totalLength,
     });
-    this.swarm = new Swarm({
+    const swarm = new Swarm({
       infoHash: m.infoHash,
-      peerId: opts.peerId,
+      peerId: this.opts.peerId,
       pieceCount: m.pieceCount,
-      scheduler: this.scheduler,
+      infoBytes: m.infoBytes,
+      isPrivate: m.isPrivate,
+      scheduler,
       readBlock: (index, begin, length) => this.readBlock(index, begin, length),
-      pieceSize: (index) => this.scheduler.pieceSize(index),
-      listenPort: opts.listenPort,
-      maxPeers: opts.maxPeers,
-      dial: opts.dial,
-      bindAddress: opts.bindAddress,
+      pieceSize: (index) => scheduler.pieceSize(index),
+      listenPort: this.opts.listenPort,
+      maxPeers: this.opts.maxPeers,
+      dial: this.opts.dial,
+      bindAddress: this.opts.bindAddress,
       downMeter: this.down,
       upMeter: this.up,
     });
-    this.swarm.on('piece-complete', (piece) => this.track(this.verifyAndStore(piece)));
-    this.swarm.on('wasted-bytes', (bytes) => {
+    swarm.on('piece-complete', (piece) => this.track(this.verifyAndStore(piece)));
+    swarm.on('wasted-bytes', (bytes) => {
       this.wastedBytes += bytes;
     });
-    this.announcer = opts.noTrackers
-      ? null
-      : new Announcer(
-          m.announceTiers,
-          () => ({
-            uploaded: this.up.totalBytes,
-            downloaded: this.down.totalBytes,
-            left: m.totalLength - this.doneBytes,
-          }),
-          { infoHash: m.infoHash, peerId: opts.peerId, port: opts.listenPort() },
-          { localAddress: opts.bindAddress },
-        );
-    this.announcer?.on('peers', (peers) => this.swarm.addPeers(peers, 'tracker'));
+    return { metainfo: m, scheduler, swarm };
+  }
+
+  private createFetcher(): MetadataFetcher {
+    const fetcher = new MetadataFetcher({
+      infoHash: this.infoHash,
+      peerId: this.opts.peerId,
+      listenPort: this.opts.listenPort,
+      bindAddress: this.opts.bindAddress,
+      dial: this.opts.dial,
+    });
+    fetcher.on('metadata', (infoBytes) => void this.onMetadata(infoBytes));
+    return fetcher;
+  }
+
+  /**
+   * The magnet's info dict arrived (already checked against the info-hash): it becomes a
+   * torrent like any other, kept on disk by the session, and the download starts.
+   */
+  private async onMetadata(infoBytes: Uint8Array): Promise<void> {
+    const fetcher = this.fetcher;
+    if (!fetcher || this.content) return;
+    const torrentFile = torrentFileFromMetadata(infoBytes, this.magnet?.trackers ?? []);
+    let metainfo: Metainfo;
+    try {
+      metainfo = parseMetainfo(torrentFile);
+    } catch (err) {
+      this.fail(err);
+      return;
+    }
+    this.fetcher = null;
+    const content = this.createContent(metainfo);
+    this.content = content;
+    for (const { address, source } of fetcher.knownPeers())
+      content.swarm.addPeers([address], source);
+    debugLog('peer', `${metainfo.name}: metadata complete (${infoBytes.length} bytes)`);
+    try {
+      await this.opts.onMetadata?.(torrentFile, metainfo);
+    } catch (err) {
+      debugLog('resume', `${metainfo.name}: could not keep the .torrent: ${String(err)}`);
+    }
+    this.emit('metadata', metainfo);
+    if (this.stateValue !== 'fetching-metadata') return;
+    if (this.tickTimer) clearInterval(this.tickTimer);
+    this.tickTimer = null;
+    this.stateValue = 'paused';
+    await this.start();
   }
 
   get state(): TorrentState {
@@ -137,46 +227,70 @@ export class Torrent extends EventEmitter<TorrentEvents> {
   }
 
   get isComplete(): boolean {
-    return this.scheduler.isComplete;
+    return this.content?.scheduler.isComplete ?? false;
   }
 
-  /** Starts or resumes: checks existing data the first time, then joins the swarm. */
+  /**
+   * Starts or resumes: a magnet link first fetches its metadata; then existing data is checked
+   * the first time, and the torrent joins the swarm.
+   */
   async start(): Promise<void> {
     if (this.stateValue !== 'paused' && this.stateValue !== 'error') return;
     const generation = ++this.generation;
     this.errorMessage = null;
+    const content = this.content;
+    if (!content) {
+      this.setState('fetching-metadata');
+      this.fetcher?.start();
+      this.announcer?.start();
+      this.startTicking();
+      return;
+    }
     try {
       if (!this.storage) {
         const open =
           this.opts.openStorage ?? ((m: Metainfo, dir: string) => FileStorage.open(m, dir));
-        this.storage = await open(this.metainfo, this.downloadDir);
+        this.storage = await open(content.metainfo, this.downloadDir);
       }
-      if (!this.checked && !(await this.check(this.storage, generation))) return;
+      if (!this.checked && !(await this.check(content, this.storage, generation))) return;
     } catch (err) {
       if (generation === this.generation) this.fail(err);
       return;
     }
     if (generation !== this.generation) return;
-    this.setState(this.scheduler.isComplete ? 'seeding' : 'downloading');
-    this.swarm.start();
+    const complete = content.scheduler.isComplete;
+    this.setState(complete ? 'seeding' : 'downloading');
+    content.swarm.start();
     this.announcer?.start();
+    this.startTicking();
+    if (complete) this.emit('done');
+  }
+
+  private startTicking(): void {
+    if (this.tickTimer) clearInterval(this.tickTimer);
     this.tickTimer = setInterval(() => this.tick(), TICK_MS);
     this.tickTimer.unref();
-    if (this.scheduler.isComplete) this.emit('done');
   }
 
   private tick(): void {
-    this.swarm.tick();
+    const content = this.content;
+    if (!content) {
+      this.fetcher?.tick();
+      if ((this.fetcher?.connectedCount ?? 0) === 0) this.announcer?.announceNow();
+      return;
+    }
+    const { swarm, scheduler } = content;
+    swarm.tick();
     if (
       ++this.ticks % RESUME_SAVE_EVERY_TICKS === 0 &&
-      this.scheduler.haveCount !== this.savedHaveCount &&
+      scheduler.haveCount !== this.savedHaveCount &&
       !this.savingResume
     ) {
       this.savingResume = true;
       void this.saveResume().finally(() => (this.savingResume = false));
     }
     // Short of peers while downloading: ask the trackers again (they enforce their own minimum).
-    if (!this.scheduler.isComplete && this.swarm.connectedCount < LOW_PEER_COUNT)
+    if (!scheduler.isComplete && swarm.connectedCount < LOW_PEER_COUNT)
       this.announcer?.announceNow();
   }
 
@@ -193,11 +307,13 @@ export class Torrent extends EventEmitter<TorrentEvents> {
 
   /** "Verify data": forget what we know, hash everything on disk again, keep what matches. */
   async recheck(): Promise<void> {
+    const content = this.content;
+    if (!content) return; // Nothing on disk can be checked before the metadata is known.
     const wasRunning = this.stateValue !== 'paused' && this.stateValue !== 'error';
     const generation = ++this.generation;
     this.stopActivity('verifying data');
     await Promise.allSettled([...this.verifying]);
-    this.scheduler.clearHave();
+    content.scheduler.clearHave();
     this.doneBytes = 0;
     this.checked = false;
     this.forceFullCheck = true;
@@ -206,18 +322,24 @@ export class Torrent extends EventEmitter<TorrentEvents> {
       await this.start();
       return;
     }
-    if (this.storage && (await this.check(this.storage, generation))) this.setState('paused');
+    if (this.storage && (await this.check(content, this.storage, generation)))
+      this.setState('paused');
   }
 
   /** The checking state: finds the verified pieces; false when cancelled by pause or removal. */
-  private async check(storage: PieceStorage, generation: number): Promise<boolean> {
+  private async check(
+    content: Content,
+    storage: PieceStorage,
+    generation: number,
+  ): Promise<boolean> {
     this.setState('checking');
-    const have = await this.findVerifiedPieces(storage, generation);
+    const have = await this.findVerifiedPieces(content.metainfo, storage, generation);
     if (generation !== this.generation) return false;
-    for (let i = 0; i < this.metainfo.pieceCount; i++) {
-      if (hasBit(have, i) && !hasBit(this.scheduler.have, i)) {
-        this.scheduler.setHave(i);
-        this.doneBytes += this.scheduler.pieceSize(i);
+    const { scheduler } = content;
+    for (let i = 0; i < content.metainfo.pieceCount; i++) {
+      if (hasBit(have, i) && !hasBit(scheduler.have, i)) {
+        scheduler.setHave(i);
+        this.doneBytes += scheduler.pieceSize(i);
       }
     }
     this.checked = true;
@@ -229,8 +351,11 @@ export class Torrent extends EventEmitter<TorrentEvents> {
    * Pieces already verified: from resume data when it is there and valid (only pieces of files
    * that changed since it was saved are hashed again), else by hashing what is on disk.
    */
-  private async findVerifiedPieces(storage: PieceStorage, generation: number): Promise<Uint8Array> {
-    const m = this.metainfo;
+  private async findVerifiedPieces(
+    m: Metainfo,
+    storage: PieceStorage,
+    generation: number,
+  ): Promise<Uint8Array> {
     const cancelled = () => generation !== this.generation;
     const resumeFile = this.opts.resumeFile;
     if (resumeFile && storage.fileStats && !this.forceFullCheck) {
@@ -269,15 +394,16 @@ export class Torrent extends EventEmitter<TorrentEvents> {
   private async saveResume(): Promise<void> {
     const { resumeFile } = this.opts;
     const storage = this.storage;
-    if (!resumeFile || !storage?.fileStats || !this.checked) return;
-    const haveCount = this.scheduler.haveCount;
+    const content = this.content;
+    if (!resumeFile || !storage?.fileStats || !this.checked || !content) return;
+    const haveCount = content.scheduler.haveCount;
     try {
       await storage.flush?.();
       await saveResumeData(resumeFile, {
         version: 1,
         infoHash: this.id,
-        pieceCount: this.metainfo.pieceCount,
-        have: this.scheduler.have.slice(),
+        pieceCount: content.metainfo.pieceCount,
+        have: content.scheduler.have.slice(),
         files: await storage.fileStats(),
         savedAt: Date.now(),
       });
@@ -285,7 +411,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     } catch (err) {
       debugLog(
         'resume',
-        `${this.metainfo.name}: could not save resume data: ${(err as Error).message}`,
+        `${content.metainfo.name}: could not save resume data: ${(err as Error).message}`,
       );
     }
   }
@@ -311,44 +437,57 @@ export class Torrent extends EventEmitter<TorrentEvents> {
 
   /** Hands an incoming connection to the swarm (the session matched its info-hash). */
   acceptIncoming(socket: Duplex, address: PeerAddress): void {
-    if (this.stateValue !== 'downloading' && this.stateValue !== 'seeding') {
+    if (this.stateValue === 'fetching-metadata' && this.fetcher) {
+      this.fetcher.acceptIncoming(socket, address);
+      return;
+    }
+    if (!this.content || (this.stateValue !== 'downloading' && this.stateValue !== 'seeding')) {
       socket.destroy();
       return;
     }
-    this.swarm.acceptIncoming(socket, address);
+    this.content.swarm.acceptIncoming(socket, address);
   }
 
-  /** Peers given by hand (command line `--peer`, tests). */
+  /** Peers from trackers, DHT, or given by hand (command line `--peer`, tests). */
   addPeers(addresses: readonly PeerAddress[], source: PeerSource = 'manual'): void {
-    this.swarm.addPeers(addresses, source);
+    if (this.content) this.content.swarm.addPeers(addresses, source);
+    else this.fetcher?.addPeers(addresses, source);
+  }
+
+  /** The name to show: the metainfo's, else the magnet's `dn`, else the info-hash. */
+  get name(): string {
+    return this.content?.metainfo.name ?? this.magnet?.displayName ?? this.id;
   }
 
   summary(): TorrentSummary {
-    const m = this.metainfo;
+    const content = this.content;
+    const m = content?.metainfo;
     // No traffic while stopped: the meters' sliding window would otherwise show a fading rate.
     const active = this.stateValue === 'downloading' || this.stateValue === 'seeding';
     const downRate = active ? this.down.bytesPerSec() : 0;
-    const left = m.totalLength - this.doneBytes;
+    const total = m?.totalLength ?? 0;
+    const left = total - this.doneBytes;
     const eta =
       this.stateValue === 'downloading' && downRate > 0 ? Math.ceil(left / downRate) : null;
+    const directory = content ? content.swarm.directory : this.fetcher?.directory;
     return {
       id: this.id,
-      name: m.name,
+      name: this.name,
       state: this.stateValue,
       errorMessage: this.errorMessage ?? this.waitingReason(),
-      totalBytes: m.totalLength,
+      totalBytes: total,
       doneBytes: this.doneBytes,
-      progress: m.totalLength === 0 ? 1 : this.doneBytes / m.totalLength,
-      pieceCount: m.pieceCount,
-      piecesDone: this.scheduler.haveCount,
+      progress: m ? (total === 0 ? 1 : this.doneBytes / total) : 0,
+      pieceCount: m?.pieceCount ?? 0,
+      piecesDone: content?.scheduler.haveCount ?? 0,
       downBytesPerSec: Math.round(downRate),
       upBytesPerSec: active ? Math.round(this.up.bytesPerSec()) : 0,
       downloadedBytes: this.down.totalBytes,
       uploadedBytes: this.up.totalBytes,
       wastedBytes: this.wastedBytes,
-      peersConnected: this.swarm.connectedCount,
-      peersKnown: this.swarm.directory.counts().known,
-      seedsConnected: this.swarm.seedCount,
+      peersConnected: content ? content.swarm.connectedCount : (this.fetcher?.connectedCount ?? 0),
+      peersKnown: directory?.counts().known ?? 0,
+      seedsConnected: content?.swarm.seedCount ?? 0,
       etaSec: eta,
       downloadDir: this.downloadDir,
       addedAt: this.addedAt,
@@ -357,8 +496,29 @@ export class Torrent extends EventEmitter<TorrentEvents> {
 
   /** Why a running download has no peers, in words: the person should never have to guess. */
   private waitingReason(): string | null {
-    if (this.stateValue !== 'downloading' || this.swarm.connectedCount > 0) return null;
-    const known = this.swarm.directory.counts().known;
+    if (this.stateValue === 'fetching-metadata') return this.metadataStatus();
+    if (this.stateValue !== 'downloading' || !this.content || this.content.swarm.connectedCount > 0)
+      return null;
+    return this.noPeersReason(this.content.swarm.directory.counts().known);
+  }
+
+  /** "fetching metadata: asking …", or why nobody can be asked. */
+  private metadataStatus(): string {
+    const fetcher = this.fetcher;
+    if (!fetcher) return 'fetching metadata';
+    const asking = fetcher.askablePeers();
+    if (asking.length === 0) {
+      const reason = this.noPeersReason(fetcher.directory.counts().known);
+      return `fetching metadata: no peer to ask yet (${reason.replace(/^waiting for peers:? ?/, '')})`;
+    }
+    const progress = fetcher.progress();
+    const pieces = progress ? `, ${progress.received}/${progress.total} pieces` : '';
+    const shown = asking.slice(0, 3).join(', ');
+    const more = asking.length > 3 ? ` and ${asking.length - 3} more` : '';
+    return `fetching metadata from ${shown}${more}${pieces}`;
+  }
+
+  private noPeersReason(known: number): string {
     const trackers = this.trackerRows();
     const failing = trackers.filter((t) => t.status === 'error');
     if (
@@ -375,28 +535,31 @@ export class Torrent extends EventEmitter<TorrentEvents> {
   }
 
   detail(): TorrentDetail {
-    const m = this.metainfo;
+    const m = this.content?.metainfo;
     return {
       summary: this.summary(),
       pieces: this.pieceStates(),
-      peers: this.swarm.rows(),
+      peers: this.content ? this.content.swarm.rows() : (this.fetcher?.rows() ?? []),
       files: this.fileRows(),
       trackers: this.trackerRows(),
-      infoHash: m.infoHashHex,
-      pieceLength: m.pieceLength,
-      isPrivate: m.isPrivate,
-      comment: m.comment,
-      createdBy: m.createdBy,
+      infoHash: this.id,
+      pieceLength: m?.pieceLength ?? 0,
+      isPrivate: m?.isPrivate ?? false,
+      comment: m?.comment ?? null,
+      createdBy: m?.createdBy ?? null,
     };
   }
 
   pieceStates(): Uint8Array {
-    const out = new Uint8Array(this.metainfo.pieceCount);
-    const have = this.scheduler.have;
+    const content = this.content;
+    if (!content) return new Uint8Array(0);
+    const { scheduler } = content;
+    const out = new Uint8Array(content.metainfo.pieceCount);
+    const have = scheduler.have;
     for (let i = 0; i < out.length; i++)
       if (have[i >> 3]! & (0x80 >> (i & 7))) out[i] = PieceState.Have;
-    for (const i of this.scheduler.activePieceIndexes()) out[i] = PieceState.InFlight;
-    for (const i of this.scheduler.pendingPieceIndexes()) out[i] = PieceState.InFlight;
+    for (const i of scheduler.activePieceIndexes()) out[i] = PieceState.InFlight;
+    for (const i of scheduler.pendingPieceIndexes()) out[i] = PieceState.InFlight;
     return out;
   }
 
@@ -405,8 +568,10 @@ export class Torrent extends EventEmitter<TorrentEvents> {
   }
 
   private fileRows(): FileRow[] {
-    const m = this.metainfo;
-    const have = this.scheduler.have;
+    const content = this.content;
+    if (!content) return [];
+    const m = content.metainfo;
+    const have = content.scheduler.have;
     return m.files
       .filter((f) => !f.padding)
       .map((f) => {
@@ -432,7 +597,9 @@ export class Torrent extends EventEmitter<TorrentEvents> {
   }
 
   private async verifyAndStore(piece: CompletedPiece): Promise<void> {
-    const m = this.metainfo;
+    const content = this.content;
+    if (!content) return;
+    const { metainfo: m, scheduler, swarm } = content;
     const generation = this.generation;
     const expected = m.pieceHashes.subarray(piece.index * 20, piece.index * 20 + 20);
     let result: { ok: boolean; data: Buffer };
@@ -441,33 +608,33 @@ export class Torrent extends EventEmitter<TorrentEvents> {
       result = await verifyPiece(this.opts.hashPool, expected, piece.data);
     } catch {
       // The hashing workers are gone (shutting down): the piece is simply fetched again later.
-      this.scheduler.onPieceFailed(piece.index);
+      scheduler.onPieceFailed(piece.index);
       return;
     }
     const { ok, data } = result;
     if (!ok) {
       this.wastedBytes += data.length;
-      this.scheduler.onPieceFailed(piece.index);
-      this.scheduler.recycle(data);
-      this.swarm.pieceFailed(piece.contributors);
+      scheduler.onPieceFailed(piece.index);
+      scheduler.recycle(data);
+      swarm.pieceFailed(piece.contributors);
       return;
     }
     try {
       if (!this.storage) throw new EngineError('storage', 'storage is closed');
       await this.storage.writePiece(piece.index, data);
     } catch (err) {
-      this.scheduler.onPieceFailed(piece.index);
+      scheduler.onPieceFailed(piece.index);
       if (generation === this.generation) this.fail(err);
       return;
     } finally {
-      this.scheduler.recycle(data);
+      scheduler.recycle(data);
     }
-    this.scheduler.onPieceVerified(piece.index);
+    scheduler.onPieceVerified(piece.index);
     this.doneBytes += data.length;
     this.emit('piece', piece.index);
     if (generation !== this.generation) return;
-    this.swarm.pieceVerified(piece.index);
-    if (this.scheduler.isComplete) this.onComplete();
+    swarm.pieceVerified(piece.index);
+    if (scheduler.isComplete) this.onComplete();
   }
 
   private onComplete(): void {
@@ -484,7 +651,8 @@ export class Torrent extends EventEmitter<TorrentEvents> {
   private stopActivity(reason: string): void {
     if (this.tickTimer) clearInterval(this.tickTimer);
     this.tickTimer = null;
-    this.swarm.stop(reason);
+    this.content?.swarm.stop(reason);
+    this.fetcher?.stop(reason);
   }
 
   private fail(err: unknown): void {
