@@ -99,17 +99,33 @@ describe('Announcer (BEP 12)', () => {
     await a.stop();
   });
 
-  it('lists UDP trackers as not supported yet and never calls them', async () => {
-    const { calls, announce } = scripted({ 'http://a/': [ok()] });
-    const a = new Announcer([['udp://u:80/announce'], ['http://a/']], stats, ids, { announce });
+  it('BEP 12 tiers mixing HTTP and UDP: a udp:// URL is asked like any other', async () => {
+    const { calls, announce } = scripted({
+      'udp://u:80/announce': ['UDP tracker timed out after 15 s (1 packet sent)'],
+      'http://a/': [ok()],
+    });
+    const a = new Announcer([['udp://u:80/announce', 'http://a/']], stats, ids, {
+      announce,
+      random: () => 0.99,
+    });
     a.start();
     await vi.advanceTimersByTimeAsync(10);
-    expect(calls.map((c) => c.url)).toEqual(['http://a/']);
-    expect(a.rows()[0]).toMatchObject({
-      status: 'disabled',
-      lastError: 'UDP trackers are not supported yet',
-    });
+    expect(calls.map((c) => c.url)).toEqual(['udp://u:80/announce', 'http://a/']);
+    expect(a.rows().map((r) => [r.url, r.status])).toEqual([
+      ['http://a/', 'working'],
+      ['udp://u:80/announce', 'error'],
+    ]);
     await a.stop();
+  });
+
+  it('lists URLs of schemes it cannot speak as disabled, with the reason, and never asks them', () => {
+    const a = new Announcer([['wss://w/announce', 'udp://u:80/announce', 'http://a/']], stats, ids);
+    const byUrl = Object.fromEntries(a.rows().map((r) => [r.url, [r.status, r.lastError]]));
+    expect(byUrl).toEqual({
+      'wss://w/announce': ['disabled', 'unsupported tracker URL scheme: wss'],
+      'udp://u:80/announce': ['idle', null],
+      'http://a/': ['idle', null],
+    });
   });
 
   it('sends no stopped when started never got through, and leaves no timer behind', async () => {

@@ -9,6 +9,7 @@ import {
   type HttpAnnounceOptions,
   type PeerAddress,
 } from './http-announce';
+import { UdpTrackerClient, type UdpTrackerOptions } from './udp-tracker';
 
 export interface AnnouncerStats {
   uploaded: number;
@@ -29,8 +30,13 @@ export type AnnounceFn = (
 ) => Promise<AnnounceResponse>;
 
 export interface AnnouncerOptions {
-  /** The transport; tests inject a fake. Default: httpAnnounce. */
+  /**
+   * The transport for every URL; tests inject a fake. Default: httpAnnounce for http/https and
+   * this announcer's own UDP client (BEP 15) for udp.
+   */
   announce?: AnnounceFn;
+  /** Knobs of the default UDP client (tests shorten the retransmission schedule). */
+  udp?: Omit<UdpTrackerOptions, 'localAddress'>;
   now?: () => number;
   random?: () => number;
   numWant?: number;
@@ -65,15 +71,20 @@ const RETRY_MAX_MS = 30 * 60_000;
 export const STOP_TIMEOUT_MS = 5_000;
 /** Asking for peers out of schedule at most this often when the tracker named no 'min interval'. */
 const ANNOUNCE_NOW_DEFAULT_GAP_MS = 60_000;
-const UDP_DISABLED = 'UDP trackers are not supported yet';
+
+/** The schemes the default transport speaks; other URLs are listed as 'disabled'. */
+function supportedScheme(url: string): boolean {
+  return /^(https?|udp):\/\//i.test(url);
+}
 
 /**
  * One torrent's trackers, as BEP 12 says: the URLs of each tier shuffled once; every announce
  * tries the tiers in order and, within a tier, the URLs in order, until one answers; the one that
  * answers moves to the front of its tier. Re-announces on the interval that tracker asks for.
  * A tracker that fails is skipped until its back-off (15 s doubling to 30 min, ±10 % jitter)
- * runs out, so a dead first tracker does not hold up every announce. UDP trackers are listed
- * as disabled and never spoken to (yet).
+ * runs out, so a dead first tracker does not hold up every announce. http/https URLs go to
+ * httpAnnounce, udp URLs to one UDP client (BEP 15) that this announcer owns, so connection ids
+ * are reused across announces and its socket is closed by stop().
  */
 export class Announcer extends EventEmitter<AnnouncerEvents> {
   private readonly tiers: TrackerState[][];
@@ -90,6 +101,8 @@ export class Announcer extends EventEmitter<AnnouncerEvents> {
   private abort: AbortController | null = null;
   private lastWorking: TrackerState | null = null;
   private lastRoundAt: number | null = null;
+  /** Opened on the first udp:// announce, closed at the end of stop(). */
+  private udp: UdpTrackerClient | null = null;
 
   constructor(
     tiers: string[][],
@@ -98,7 +111,7 @@ export class Announcer extends EventEmitter<AnnouncerEvents> {
     private readonly opts: AnnouncerOptions = {},
   ) {
     super();
-    this.announce = opts.announce ?? httpAnnounce;
+    this.announce = opts.announce ?? ((url, r, o) => this.defaultAnnounce(url, r, o));
     this.now = opts.now ?? Date.now;
     this.random = opts.random ?? Math.random;
     this.key = opts.key ?? randomBytes(4).toString('hex');
@@ -108,17 +121,18 @@ export class Announcer extends EventEmitter<AnnouncerEvents> {
       .filter((urls) => urls.length > 0)
       .map((urls, tier) =>
         shuffle(urls, this.random).map((url): TrackerState => {
-          const udp = url.toLowerCase().startsWith('udp:');
+          // With an injected transport every URL is the transport's business.
+          const disabled = !opts.announce && !supportedScheme(url);
           return {
             url,
             tier,
-            status: udp ? 'disabled' : 'idle',
+            status: disabled ? 'disabled' : 'idle',
             lastAnnounceAt: null,
             nextAnnounceAt: null,
             peersReturned: null,
             seeders: null,
             leechers: null,
-            lastError: udp ? UDP_DISABLED : null,
+            lastError: disabled ? `unsupported tracker URL scheme: ${url.split(':')[0]}` : null,
             lastWarning: null,
             trackerId: null,
             startedSent: false,
@@ -206,13 +220,25 @@ export class Announcer extends EventEmitter<AnnouncerEvents> {
     };
     // Best effort: a tracker forgets us after its interval anyway, so never wait long.
     await withTimeout(goodbye(), STOP_TIMEOUT_MS);
-    // start() during the goodbye began a new session: its rows are not ours to reset.
+    // start() during the goodbye began a new session: its rows and socket are not ours to touch.
     if (this.running) return;
+    this.udp?.close();
+    this.udp = null;
     for (const t of this.tiers.flat()) {
       t.nextAnnounceAt = null;
       if (t.status === 'working' || t.status === 'announcing') t.status = 'idle';
     }
     this.emit('status', this.rows());
+  }
+
+  private defaultAnnounce(
+    url: string,
+    r: AnnounceRequest,
+    o: HttpAnnounceOptions,
+  ): Promise<AnnounceResponse> {
+    if (!/^udp:/i.test(url)) return httpAnnounce(url, r, o);
+    this.udp ??= new UdpTrackerClient({ ...this.opts.udp, localAddress: this.opts.localAddress });
+    return this.udp.announce(url, r, { timeoutMs: o.timeoutMs, signal: o.signal });
   }
 
   private schedule(delayMs: number): void {

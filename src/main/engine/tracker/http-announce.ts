@@ -100,14 +100,28 @@ function int(v: BValue | undefined): number | null {
  */
 function shownText(v: BValue | undefined): string | null {
   const t = text(v);
+  return t === null ? null : sanitizeShownText(t);
+}
+
+/** Control characters become spaces and the text is cut to 300 characters (shared with UDP). */
+export function sanitizeShownText(t: string): string {
   // eslint-disable-next-line no-control-regex
-  return t === null ? null : t.replace(/[\u0000-\u001f\u007f-\u009f]/g, ' ').slice(0, 300);
+  return t.replace(/[\u0000-\u001f\u007f-\u009f]/g, ' ').slice(0, 300);
 }
 
 /** A counter a tracker reports; a negative one is nonsense, shown as unknown. */
 function count(v: BValue | undefined): number | null {
   const n = int(v);
   return n !== null && n >= 0 ? n : null;
+}
+
+function clampIntervalSec(n: number): number {
+  return Math.min(MAX_INTERVAL_SEC, Math.max(MIN_INTERVAL_SEC, n));
+}
+
+/** HT-07: a missing or non-positive interval gets the default (30 min); others are clamped. */
+export function intervalSec(interval: number | null): number {
+  return interval === null || interval <= 0 ? DEFAULT_INTERVAL_SEC : clampIntervalSec(interval);
 }
 
 function validPort(port: number): boolean {
@@ -132,6 +146,15 @@ function compactPeers(bytes: Uint8Array, v6: boolean, out: PeerAddress[]): void 
     throw new TrackerError(
       `tracker sent a compact ${v6 ? 'peers6' : 'peers'} list of ${bytes.length} bytes, not a multiple of ${size}`,
     );
+  readCompactPeers(bytes, v6, out);
+}
+
+/**
+ * Reads whole 6-byte (IPv4) or 18-byte (IPv6) entries into `out`, ignoring a trailing partial
+ * one; drops port 0 and unusable addresses and stops at MAX_PEERS_PER_REPLY (shared with UDP).
+ */
+export function readCompactPeers(bytes: Uint8Array, v6: boolean, out: PeerAddress[]): void {
+  const size = v6 ? 18 : 6;
   const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
   for (let at = 0; at + size <= b.length && out.length < MAX_PEERS_PER_REPLY; at += size) {
     const ip = v6 ? ipv6Text(b, at) : `${b[at]}.${b[at + 1]}.${b[at + 2]}.${b[at + 3]}`;
@@ -198,13 +221,10 @@ export function parseAnnounceResponse(body: Uint8Array): AnnounceResponse {
   if (rawPeers !== undefined && !(rawPeers instanceof Uint8Array) && !Array.isArray(rawPeers))
     throw new TrackerError('tracker reply has a peers value that is neither a string nor a list');
 
-  const interval = int(d.get('interval'));
-  // HT-07: a missing or non-positive interval gets the default; anything else is clamped.
   const minInterval = int(d.get('min interval'));
-  const clamp = (n: number) => Math.min(MAX_INTERVAL_SEC, Math.max(MIN_INTERVAL_SEC, n));
   return {
-    intervalSec: interval === null || interval <= 0 ? DEFAULT_INTERVAL_SEC : clamp(interval),
-    minIntervalSec: minInterval === null ? null : clamp(minInterval),
+    intervalSec: intervalSec(int(d.get('interval'))),
+    minIntervalSec: minInterval === null ? null : clampIntervalSec(minInterval),
     peers,
     complete: count(d.get('complete')),
     incomplete: count(d.get('incomplete')),

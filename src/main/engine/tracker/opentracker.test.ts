@@ -1,6 +1,7 @@
 // Interop with a real tracker: Debian's opentracker on loopback. Skipped when it is not installed.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import dgram from 'node:dgram';
 import { existsSync } from 'node:fs';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
@@ -9,6 +10,7 @@ import { delimiter, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Announcer } from './announcer';
 import { httpAnnounce, type AnnounceRequest, type PeerAddress } from './http-announce';
+import { UdpTrackerClient } from './udp-tracker';
 
 const opentracker = (process.env.PATH ?? '')
   .split(delimiter)
@@ -21,6 +23,17 @@ function freePort(): Promise<number> {
     s.once('error', reject);
     s.listen(0, '127.0.0.1', () => {
       const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function freeUdpPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = dgram.createSocket('udp4');
+    s.once('error', reject);
+    s.bind(0, '127.0.0.1', () => {
+      const { port } = s.address();
       s.close(() => resolve(port));
     });
   });
@@ -50,13 +63,14 @@ const base = (peerId: Uint8Array, port: number): AnnounceRequest => ({
 });
 
 const title = opentracker
-  ? 'HTTP announce against a real opentracker'
-  : 'HTTP announce against a real opentracker (skipped: opentracker is not installed)';
+  ? 'HTTP and UDP announce against a real opentracker'
+  : 'HTTP and UDP announce against a real opentracker (skipped: opentracker is not installed)';
 
 describe.skipIf(!opentracker)(title, () => {
   let proc: ChildProcess | null = null;
   let dir = '';
   let url = '';
+  let udpUrl = '';
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'tessera-ot-'));
@@ -66,13 +80,14 @@ describe.skipIf(!opentracker)(title, () => {
     await writeFile(join(dir, 'whitelist.txt'), `${infoHash.toString('hex')}\n`, { mode: 0o644 });
     await chmod(join(dir, 'whitelist.txt'), 0o644);
     const port = await freePort();
-    // Only -p (TCP): no UDP port is bound.
+    const udpPort = await freeUdpPort();
     proc = spawn(
       opentracker!,
-      ['-i', '127.0.0.1', '-p', String(port), '-d', dir, '-w', 'whitelist.txt'],
-      {
-        stdio: 'ignore',
-      },
+      [
+        ...['-i', '127.0.0.1', '-p', String(port), '-P', String(udpPort)],
+        ...['-d', dir, '-w', 'whitelist.txt'],
+      ],
+      { stdio: 'ignore' },
     );
     const deadline = Date.now() + 10_000;
     while (!(await canConnect(port))) {
@@ -83,6 +98,7 @@ describe.skipIf(!opentracker)(title, () => {
     // The whitelist is loaded by a helper thread just after start.
     await new Promise((r) => setTimeout(r, 200));
     url = `http://127.0.0.1:${port}/announce`;
+    udpUrl = `udp://127.0.0.1:${udpPort}/announce`;
   });
 
   afterAll(async () => {
@@ -126,5 +142,51 @@ describe.skipIf(!opentracker)(title, () => {
     expect(peers).not.toContainEqual({ ip: '127.0.0.1', port: 50004 });
     expect(b.rows()[0]).toMatchObject({ status: 'working', lastError: null });
     await b.stop();
+  });
+
+  it('UDP: a peer announced over HTTP comes back over UDP, with counts, from 127.0.0.2', async () => {
+    const udp = new UdpTrackerClient({ localAddress: '127.0.0.2' });
+    try {
+      const first = await udp.announce(udpUrl, base(peer('udp-one'), 50011));
+      expect(first.intervalSec).toBeGreaterThanOrEqual(60);
+      expect(first.peers).toContainEqual({ ip: '127.0.0.1', port: 50001 });
+      expect(first.complete).not.toBeNull();
+      expect(first.incomplete).toBeGreaterThanOrEqual(2);
+      // The tracker saw our socket's address: an HTTP peer gets 127.0.0.2 back.
+      const second = await httpAnnounce(url, base(peer('udp-two'), 50012));
+      expect(second.peers).toContainEqual({ ip: '127.0.0.2', port: 50011 });
+      const [scrape] = await udp.scrape(udpUrl, [infoHash]);
+      expect(scrape!.leechers).toBeGreaterThanOrEqual(3);
+    } finally {
+      udp.close();
+    }
+  });
+
+  // opentracker has no error text for this over UDP: it answers with a bare 8-byte header.
+  it('UDP: a torrent it does not track gets an empty reply, a clear error', async () => {
+    const udp = new UdpTrackerClient();
+    try {
+      await expect(
+        udp.announce(udpUrl, { ...base(peer('udp-three'), 50013), infoHash: randomBytes(20) }),
+      ).rejects.toThrow('UDP tracker sent an empty announce reply (8 bytes)');
+    } finally {
+      udp.close();
+    }
+  });
+
+  it('an Announcer with only the UDP URL delivers peers and fills seeders/leechers', async () => {
+    const a = new Announcer([[udpUrl]], () => ({ uploaded: 0, downloaded: 0, left: 0 }), {
+      infoHash,
+      peerId: peer('udp-four'),
+      port: 50014,
+    });
+    const got = new Promise<PeerAddress[]>((resolve) => a.once('peers', resolve));
+    a.start();
+    expect(await got).toContainEqual({ ip: '127.0.0.1', port: 50001 });
+    const row = a.rows()[0]!;
+    expect(row).toMatchObject({ status: 'working', lastError: null });
+    expect(row.seeders).toBeGreaterThanOrEqual(1);
+    expect(row.leechers).toBeGreaterThanOrEqual(2);
+    await a.stop();
   });
 });
