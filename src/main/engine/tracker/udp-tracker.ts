@@ -399,7 +399,7 @@ export class UdpTrackerClient {
   /** Waits for `p` within the budget: its deadline and its abort signal. */
   private within<T>(budget: Budget, p: Promise<T>, timeoutMessage: string): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      let timer: NodeJS.Timeout | undefined;
+      if (budget.signal?.aborted) return reject(new TrackerError('announce cancelled'));
       const done = () => {
         clearTimeout(timer);
         budget.signal?.removeEventListener('abort', onAbort);
@@ -408,9 +408,8 @@ export class UdpTrackerClient {
         done();
         reject(new TrackerError('announce cancelled'));
       };
-      if (budget.signal?.aborted) return onAbort();
       budget.signal?.addEventListener('abort', onAbort);
-      timer = setTimeout(
+      const timer = setTimeout(
         () => {
           done();
           reject(new TrackerError(timeoutMessage));
