@@ -31,6 +31,7 @@ async function startQbittorrent(o: {
   savePath: string;
   readyTimeoutMs: number;
   uploadLimitKiBps?: number;
+  peerExchange?: boolean;
 }): Promise<QbInstance> {
   const port = o.port ?? (await freePort(o.host));
   const webPort = await freePort('127.0.0.1');
@@ -49,7 +50,7 @@ Session\\InterfaceAddress=${o.host}
 Session\\Port=${port}
 Session\\DHTEnabled=false
 Session\\LSDEnabled=false
-Session\\PeXEnabled=false
+Session\\PeXEnabled=${o.peerExchange === true}
 Session\\MultiConnectionsPerIp=true
 Session\\QueueingSystemEnabled=false
 Session\\GlobalMaxRatio=-1

@@ -12,6 +12,8 @@ export interface SeederOptions {
   workDir: string;
   /** Upload cap in KiB/s (applies to loopback peers too); unlimited when omitted. */
   uploadLimitKiBps?: number;
+  /** Speak BEP 11 peer exchange (qBittorrent only; off by default, as in a plain swarm). */
+  peerExchange?: boolean;
   /** Bound on start-up plus the full hash check. Default 60 s. */
   readyTimeoutMs?: number;
 }

@@ -20,6 +20,8 @@ export interface SwarmOptions {
   readyTimeoutMs?: number;
   /** Per-seeder upload cap in KiB/s, so that several seeders share the work. */
   uploadLimitKiBps?: number;
+  /** Seeders that can speak peer exchange (BEP 11) do. */
+  peerExchange?: boolean;
 }
 
 export interface Swarm {
@@ -72,6 +74,7 @@ export async function startSwarm(o: SwarmOptions): Promise<Swarm> {
           workDir: join(o.workDir, `seeder-${i}-${kind}`),
           readyTimeoutMs: o.readyTimeoutMs,
           uploadLimitKiBps: o.uploadLimitKiBps,
+          peerExchange: o.peerExchange,
         }),
       ),
     );
