@@ -2,7 +2,7 @@ import { isIP } from 'node:net';
 import { bdecode } from '../bencode/decode';
 import { bencode } from '../bencode/encode';
 import { decodeCompactPeers, encodeCompactPeer } from '../peer/compact-address';
-import { addressKey, type PeerAddress } from './peer-directory';
+import type { PeerAddress } from './peer-directory';
 
 /** Peers taken from one PEX message (PX-03: libtorrent's max_pex_peers). */
 export const MAX_PEX_PEERS_IN = 50;
@@ -73,23 +73,26 @@ export class PexSender {
   private readonly told = new Map<string, PeerAddress>();
   private sentAny = false;
 
-  /** The next message given who we are connected to now; null when nothing changed. */
+  /**
+   * The next message given who we are connected to now (keyed by addressKey); null when nothing
+   * changed.
+   */
   next(connected: ReadonlyMap<string, PeerAddress>): PexMessage | null {
     const limit = this.sentAny ? MAX_PEX_PEERS_OUT : Number.POSITIVE_INFINITY;
-    const added: PeerAddress[] = [];
-    const dropped: PeerAddress[] = [];
-    for (const [key, address] of connected) {
+    const added: [string, PeerAddress][] = [];
+    const dropped: [string, PeerAddress][] = [];
+    for (const entry of connected) {
       if (added.length >= limit) break;
-      if (!this.told.has(key)) added.push(address);
+      if (!this.told.has(entry[0])) added.push(entry);
     }
-    for (const [key, address] of this.told) {
+    for (const entry of this.told) {
       if (dropped.length >= MAX_PEX_PEERS_OUT) break;
-      if (!connected.has(key)) dropped.push(address);
+      if (!connected.has(entry[0])) dropped.push(entry);
     }
     if (added.length === 0 && dropped.length === 0) return null;
-    for (const a of added) this.told.set(addressKey(a), a);
-    for (const a of dropped) this.told.delete(addressKey(a));
+    for (const [key, address] of added) this.told.set(key, address);
+    for (const [key] of dropped) this.told.delete(key);
     this.sentAny = true;
-    return { added, dropped };
+    return { added: added.map((e) => e[1]), dropped: dropped.map((e) => e[1]) };
   }
 }
