@@ -1,0 +1,295 @@
+import { isIP } from 'node:net';
+import { bdecode, type BDict, type BValue } from '../bencode/decode';
+import { bencode, type BEncodable } from '../bencode/encode';
+import type { PeerAddress } from '../torrent/peer-directory';
+
+/**
+ * KRPC (BEP 5): one bencoded dict per UDP datagram (DH-01). The decoder is strict and total: any
+ * datagram that is not exactly one well-formed message comes back as null, never as an exception,
+ * so the socket handler can drop it silently (DH-04).
+ */
+
+export const ID_LENGTH = 20;
+/** Compact node info: 20-byte id, 4-byte IPv4, 2-byte port (DH-02). */
+export const COMPACT_NODE_LENGTH = 26;
+/** Compact peer info: 4-byte IPv4, 2-byte port. */
+export const COMPACT_PEER_LENGTH = 6;
+/** Bigger datagrams are not KRPC we want to read (a full get_peers reply is well under 2 KiB). */
+export const MAX_DATAGRAM_BYTES = 8192;
+const MAX_TRANSACTION_ID_BYTES = 64;
+const MAX_TOKEN_BYTES = 128;
+const MAX_VALUES = 512;
+
+export const ERROR_GENERIC = 201;
+export const ERROR_SERVER = 202;
+export const ERROR_PROTOCOL = 203;
+export const ERROR_METHOD_UNKNOWN = 204;
+
+export interface NodeContact {
+  id: Uint8Array;
+  ip: string;
+  port: number;
+}
+
+export type KrpcQuery =
+  | { method: 'ping'; id: Uint8Array }
+  | { method: 'find_node'; id: Uint8Array; target: Uint8Array }
+  | { method: 'get_peers'; id: Uint8Array; infoHash: Uint8Array }
+  | {
+      method: 'announce_peer';
+      id: Uint8Array;
+      infoHash: Uint8Array;
+      /** The `port` argument; 0 when absent (only allowed with impliedPort). */
+      port: number;
+      token: Uint8Array;
+      impliedPort: boolean;
+    }
+  /** A method we do not know; answered with error 204. */
+  | { method: 'unknown'; name: string; id: Uint8Array };
+
+/** What any response may carry; which fields matter depends on the query it answers. */
+export interface KrpcResponseBody {
+  id: Uint8Array;
+  nodes?: NodeContact[];
+  values?: PeerAddress[];
+  token?: Uint8Array;
+}
+
+interface Envelope {
+  /** Transaction id, echoed in the reply. */
+  t: Uint8Array;
+  /** Client version (`v`): informational only, never relied on. */
+  v?: Uint8Array;
+}
+export type KrpcMessage =
+  | (Envelope & { y: 'q'; query: KrpcQuery })
+  | (Envelope & { y: 'r'; response: KrpcResponseBody })
+  | (Envelope & { y: 'e'; error: { code: number; message: string } });
+
+function bytesField(d: BDict, key: string): Uint8Array | undefined | null {
+  // BDict keys are latin1 strings of the raw bytes; our keys are ASCII, so they read as is.
+  const v = d.get(key);
+  if (v === undefined) return undefined;
+  return v instanceof Uint8Array ? v : null;
+}
+
+function idField(d: BDict, key: string): Uint8Array | null {
+  const v = bytesField(d, key);
+  return v instanceof Uint8Array && v.length === ID_LENGTH ? v : null;
+}
+
+function ipv4Text(b: Uint8Array, at: number): string {
+  return `${b[at]}.${b[at + 1]}.${b[at + 2]}.${b[at + 3]}`;
+}
+
+/** Compact node list; null if the length is not a whole number of entries (DH-02). */
+export function decodeCompactNodes(bytes: Uint8Array): NodeContact[] | null {
+  if (bytes.length % COMPACT_NODE_LENGTH !== 0) return null;
+  const out: NodeContact[] = [];
+  for (let at = 0; at < bytes.length; at += COMPACT_NODE_LENGTH) {
+    const port = (bytes[at + 24]! << 8) | bytes[at + 25]!;
+    out.push({
+      id: bytes.slice(at, at + ID_LENGTH),
+      ip: ipv4Text(bytes, at + ID_LENGTH),
+      port,
+    });
+  }
+  return out;
+}
+
+function ipv4Bytes(ip: string): number[] | null {
+  if (isIP(ip) !== 4) return null;
+  return ip.split('.').map(Number);
+}
+
+/** Compact node list; entries that are not IPv4 or have a bad id/port are left out. */
+export function encodeCompactNodes(nodes: readonly NodeContact[]): Uint8Array {
+  const ok = nodes.filter(
+    (n) => n.id.length === ID_LENGTH && ipv4Bytes(n.ip) !== null && validPort(n.port),
+  );
+  const out = new Uint8Array(ok.length * COMPACT_NODE_LENGTH);
+  ok.forEach((n, i) => {
+    const at = i * COMPACT_NODE_LENGTH;
+    out.set(n.id, at);
+    out.set(ipv4Bytes(n.ip)!, at + ID_LENGTH);
+    out[at + 24] = n.port >> 8;
+    out[at + 25] = n.port & 0xff;
+  });
+  return out;
+}
+
+export function encodeCompactPeer(p: PeerAddress): Uint8Array | null {
+  const ip = ipv4Bytes(p.ip);
+  if (!ip || !validPort(p.port)) return null;
+  return Uint8Array.from([...ip, p.port >> 8, p.port & 0xff]);
+}
+
+function decodeCompactPeer(b: Uint8Array): PeerAddress {
+  return { ip: ipv4Text(b, 0), port: (b[4]! << 8) | b[5]! };
+}
+
+function validPort(p: number): boolean {
+  return Number.isInteger(p) && p >= 1 && p <= 65535;
+}
+
+function decodeQuery(q: Uint8Array, a: BDict): KrpcQuery | null {
+  const id = idField(a, 'id');
+  if (!id) return null;
+  const name = Buffer.from(q).toString('latin1');
+  switch (name) {
+    case 'ping':
+      return { method: 'ping', id };
+    case 'find_node': {
+      const target = idField(a, 'target');
+      return target ? { method: 'find_node', id, target } : null;
+    }
+    case 'get_peers': {
+      const infoHash = idField(a, 'info_hash');
+      return infoHash ? { method: 'get_peers', id, infoHash } : null;
+    }
+    case 'announce_peer': {
+      const infoHash = idField(a, 'info_hash');
+      const token = bytesField(a, 'token');
+      const portValue = a.get('port');
+      const implied = a.get('implied_port');
+      if (!infoHash || !(token instanceof Uint8Array) || token.length > MAX_TOKEN_BYTES)
+        return null;
+      if (implied !== undefined && typeof implied !== 'number') return null;
+      const impliedPort = implied !== undefined && implied !== 0;
+      if (portValue !== undefined && typeof portValue !== 'number') return null;
+      const port = portValue ?? 0;
+      // With implied_port the port argument is ignored, but must still be a sane number.
+      if (impliedPort ? !(port >= 0 && port <= 65535) : !validPort(port)) return null;
+      return { method: 'announce_peer', id, infoHash, port, token, impliedPort };
+    }
+    default:
+      if (q.length === 0 || q.length > 64) return null;
+      return { method: 'unknown', name, id };
+  }
+}
+
+function decodeResponse(r: BDict): KrpcResponseBody | null {
+  const id = idField(r, 'id');
+  if (!id) return null;
+  const body: KrpcResponseBody = { id };
+  const nodes = bytesField(r, 'nodes');
+  if (nodes === null) return null;
+  if (nodes !== undefined) {
+    const decoded = decodeCompactNodes(nodes);
+    if (!decoded) return null;
+    body.nodes = decoded;
+  }
+  const token = bytesField(r, 'token');
+  if (token === null || (token && token.length > MAX_TOKEN_BYTES)) return null;
+  if (token !== undefined) body.token = token;
+  const values = r.get('values');
+  if (values !== undefined) {
+    if (!Array.isArray(values) || values.length > MAX_VALUES) return null;
+    const peers: PeerAddress[] = [];
+    for (const v of values as BValue[]) {
+      if (!(v instanceof Uint8Array) || v.length !== COMPACT_PEER_LENGTH) return null;
+      peers.push(decodeCompactPeer(v));
+    }
+    body.values = peers;
+  }
+  return body;
+}
+
+/** One KRPC message from one datagram, or null for anything malformed (never throws). */
+export function decodeKrpc(datagram: Uint8Array): KrpcMessage | null {
+  if (datagram.length === 0 || datagram.length > MAX_DATAGRAM_BYTES) return null;
+  let root: BValue;
+  try {
+    root = bdecode(datagram, { maxDepth: 4, maxTokens: 2 * MAX_VALUES + 64 }).value;
+  } catch {
+    return null;
+  }
+  if (!(root instanceof Map)) return null;
+  const t = bytesField(root, 't');
+  const y = bytesField(root, 'y');
+  if (!t || t.length > MAX_TRANSACTION_ID_BYTES || !y || y.length !== 1) return null;
+  const v = bytesField(root, 'v');
+  if (v === null) return null;
+  const env: Envelope = v === undefined ? { t } : { t, v };
+  switch (String.fromCharCode(y[0]!)) {
+    case 'q': {
+      const q = bytesField(root, 'q');
+      const a = root.get('a');
+      if (!q || !(a instanceof Map)) return null;
+      const query = decodeQuery(q, a);
+      return query ? { ...env, y: 'q', query } : null;
+    }
+    case 'r': {
+      const r = root.get('r');
+      if (!(r instanceof Map)) return null;
+      const response = decodeResponse(r);
+      return response ? { ...env, y: 'r', response } : null;
+    }
+    case 'e': {
+      const e = root.get('e');
+      if (!Array.isArray(e) || e.length !== 2) return null;
+      const [code, message] = e as [BValue, BValue];
+      if (typeof code !== 'number' || !(message instanceof Uint8Array)) return null;
+      return {
+        ...env,
+        y: 'e',
+        error: { code, message: Buffer.from(message).toString('utf8').slice(0, 200) },
+      };
+    }
+    default:
+      return null;
+  }
+}
+
+/** Bytes of a message we send. Throws only on a programming error (e.g. a 19-byte id). */
+export function encodeKrpc(msg: KrpcMessage): Uint8Array {
+  const top: Record<string, BEncodable> = { t: msg.t, y: msg.y };
+  if (msg.v) top.v = msg.v;
+  switch (msg.y) {
+    case 'q': {
+      const q = msg.query;
+      const a: Record<string, BEncodable> = { id: checkId(q.id) };
+      switch (q.method) {
+        case 'ping':
+          break;
+        case 'find_node':
+          a.target = checkId(q.target);
+          break;
+        case 'get_peers':
+          a.info_hash = checkId(q.infoHash);
+          break;
+        case 'announce_peer':
+          a.info_hash = checkId(q.infoHash);
+          a.port = q.port;
+          a.token = q.token;
+          if (q.impliedPort) a.implied_port = 1;
+          break;
+        case 'unknown':
+          break;
+      }
+      top.q = q.method === 'unknown' ? q.name : q.method;
+      top.a = a;
+      break;
+    }
+    case 'r': {
+      const r = msg.response;
+      const body: Record<string, BEncodable> = { id: checkId(r.id) };
+      if (r.nodes) body.nodes = encodeCompactNodes(r.nodes);
+      if (r.token) body.token = r.token;
+      if (r.values) {
+        body.values = r.values.map(encodeCompactPeer).filter((b): b is Uint8Array => b !== null);
+      }
+      top.r = body;
+      break;
+    }
+    case 'e':
+      top.e = [msg.error.code, msg.error.message];
+      break;
+  }
+  return bencode(top);
+}
+
+function checkId(id: Uint8Array): Uint8Array {
+  if (id.length !== ID_LENGTH) throw new RangeError(`KRPC id must be ${ID_LENGTH} bytes`);
+  return id;
+}
