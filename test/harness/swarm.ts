@@ -22,6 +22,8 @@ export interface SwarmOptions {
   uploadLimitKiBps?: number;
   /** Seeders that can speak peer exchange (BEP 11) do. */
   peerExchange?: boolean;
+  /** The .torrent's only announce URL: opentracker over HTTP (default) or over UDP (BEP 15). */
+  announceProtocol?: 'http' | 'udp';
 }
 
 export interface Swarm {
@@ -47,7 +49,9 @@ export async function startSwarm(o: SwarmOptions): Promise<Swarm> {
     contentName = o.name ?? 'content';
     await makeTree(join(sourceDir, contentName), o.files, o.seed);
   }
-  const tracker = await startOpentracker({ workDir: join(o.workDir, 'tracker') });
+  const udp = o.announceProtocol === 'udp';
+  const tracker = await startOpentracker({ workDir: join(o.workDir, 'tracker'), udp });
+  const announceUrl = udp ? tracker.udpAnnounceUrl! : tracker.announceUrl;
   const seeders: Seeder[] = [];
   const stop = async (): Promise<void> => {
     await Promise.all(seeders.map((s) => s.stop()));
@@ -58,7 +62,7 @@ export async function startSwarm(o: SwarmOptions): Promise<Swarm> {
     await makeTorrent({
       source: join(sourceDir, contentName),
       out: torrentPath,
-      announce: [tracker.announceUrl],
+      announce: [announceUrl],
       pieceLengthLog2: o.pieceLengthLog2,
     });
     const infoHash = await infoHashOf(torrentPath);
@@ -93,7 +97,7 @@ export async function startSwarm(o: SwarmOptions): Promise<Swarm> {
       infoHash,
       sourceDir,
       contentName,
-      announceUrl: tracker.announceUrl,
+      announceUrl,
       tracker,
       seeders: started,
       stop,

@@ -1,5 +1,6 @@
 // Debian's opentracker on loopback. Debian builds it in whitelist mode (README.Debian), so the
 // tracker only accepts info-hashes listed in a file; `allow` adds one and reloads via SIGHUP.
+import dgram from 'node:dgram';
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HarnessError } from './errors';
@@ -7,6 +8,8 @@ import { canConnect, freePort, sleep, spawnLogged, waitFor } from './proc';
 
 export interface Tracker {
   announceUrl: string;
+  /** `udp://host:port/announce` when started with `udp: true` (BEP 15), else null. */
+  udpAnnounceUrl: string | null;
   host: string;
   port: number;
   pid: number;
@@ -24,6 +27,8 @@ export async function startOpentracker(opts: {
   port?: number;
   infoHashes?: readonly string[];
   readyTimeoutMs?: number;
+  /** Also listen for UDP announces (BEP 15) on a free UDP port of `host`. Default false. */
+  udp?: boolean;
 }): Promise<Tracker> {
   const host = opts.host ?? '127.0.0.1';
   const port = opts.port ?? (await freePort(host));
@@ -39,10 +44,15 @@ export async function startOpentracker(opts: {
     await chmod(whitelist, 0o644);
   };
   await writeList();
-  // Only -p (TCP): without -P opentracker binds no UDP port, so it cannot clash with 6969.
+  // Without -P opentracker binds no UDP port, so it cannot clash with 6969.
+  const udpPort = opts.udp ? await freeUdpPort(host) : null;
   const proc = spawnLogged(
     'opentracker',
-    ['-i', host, '-p', String(port), '-d', dir, '-w', 'whitelist.txt'],
+    [
+      ...['-i', host, '-p', String(port)],
+      ...(udpPort === null ? [] : ['-P', String(udpPort)]),
+      ...['-d', dir, '-w', 'whitelist.txt'],
+    ],
     {
       logFile: join(opts.workDir, 'opentracker.log'),
     },
@@ -50,7 +60,10 @@ export async function startOpentracker(opts: {
   try {
     await waitFor(
       `opentracker on ${host}:${port}`,
-      async () => ((await canConnect(host, port)) ? true : undefined),
+      async () =>
+        (await canConnect(host, port)) && (udpPort === null || (await udpAnswers(host, udpPort)))
+          ? true
+          : undefined,
       {
         timeoutMs: opts.readyTimeoutMs ?? 10_000,
         managed: proc,
@@ -65,6 +78,7 @@ export async function startOpentracker(opts: {
   const base = `http://${host}:${port}`;
   return {
     announceUrl: `${base}/announce`,
+    udpAnnounceUrl: udpPort === null ? null : `udp://${host}:${udpPort}/announce`,
     host,
     port,
     pid: proc.pid,
@@ -89,4 +103,34 @@ export async function startOpentracker(opts: {
     },
     stop: () => proc.stop(),
   };
+}
+
+function freeUdpPort(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = dgram.createSocket('udp4');
+    s.once('error', reject);
+    s.bind(0, host, () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** Sends a BEP 15 connect and waits up to 300 ms for the tracker's answer. */
+function udpAnswers(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = dgram.createSocket('udp4');
+    const done = (ok: boolean) => {
+      clearTimeout(timer);
+      s.close();
+      resolve(ok);
+    };
+    const timer = setTimeout(() => done(false), 300);
+    s.once('error', () => done(false));
+    s.once('message', (m) => done(m.length >= 16 && m.readUInt32BE(0) === 0));
+    const connect = Buffer.alloc(16);
+    connect.writeBigUInt64BE(0x41727101980n, 0);
+    connect.writeUInt32BE(0x7e55e7a, 12);
+    s.send(connect, port, host);
+  });
 }
