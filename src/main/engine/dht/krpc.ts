@@ -70,7 +70,8 @@ function bytesField(d: BDict, key: string): Uint8Array | undefined | null {
   // BDict keys are latin1 strings of the raw bytes; our keys are ASCII, so they read as is.
   const v = d.get(key);
   if (v === undefined) return undefined;
-  return v instanceof Uint8Array ? v : null;
+  // A copy: nothing we keep may pin (or alias) the datagram's buffer.
+  return v instanceof Uint8Array ? Uint8Array.from(v) : null;
 }
 
 function idField(d: BDict, key: string): Uint8Array | null {
@@ -89,7 +90,7 @@ export function decodeCompactNodes(bytes: Uint8Array): NodeContact[] | null {
   for (let at = 0; at < bytes.length; at += COMPACT_NODE_LENGTH) {
     const port = (bytes[at + 24]! << 8) | bytes[at + 25]!;
     out.push({
-      id: bytes.slice(at, at + ID_LENGTH),
+      id: Uint8Array.from(bytes.subarray(at, at + ID_LENGTH)),
       ip: ipv4Text(bytes, at + ID_LENGTH),
       port,
     });

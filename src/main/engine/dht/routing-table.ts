@@ -80,6 +80,7 @@ export class RoutingTable {
 
   status(node: RoutingNode): NodeStatus {
     if (node.failures >= MAX_FAILURES) return 'bad';
+    if (node.failures > 0) return 'questionable';
     const t = this.now();
     if (node.lastResponseAt > 0 && t - node.lastResponseAt < GOOD_FOR_MS) return 'good';
     if (node.lastResponseAt > 0 && t - node.lastQueryAt < GOOD_FOR_MS) return 'good';
