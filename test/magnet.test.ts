@@ -98,7 +98,7 @@ describe('magnet links', () => {
     const second = await session('leech', stateDir);
     const restored = second.getTorrent(metainfo.infoHashHex)!;
     expect(restored.summary()).toMatchObject({ name: 'waiting', state: 'fetching-metadata' });
-    expect(restored.summary().errorMessage).toMatch(/^fetching metadata: no peer to ask yet/);
+    expect(restored.summary().errorMessage).toMatch(/^no peer to ask yet/);
     restored.addPeers([{ ip: '127.0.0.1', port: seedSession.port }]);
     await untilDone(restored);
     await second.close();

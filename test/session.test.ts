@@ -228,7 +228,7 @@ describe('says why', () => {
     const s = await session('lonely');
     const t = await s.addTorrent(fx.torrent);
     while (t.state !== 'downloading') await new Promise((r) => t.once('state', r));
-    expect(t.summary().errorMessage).toBe('waiting for peers (no trackers; add peers by hand)');
+    expect(t.summary().errorMessage).toBe('waiting for peers: no trackers; add peers by hand');
     // A peer that refuses connections.
     t.addPeers([{ ip: '127.0.0.1', port: 1 }]);
     await new Promise((r) => setTimeout(r, 300));

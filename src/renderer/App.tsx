@@ -1,5 +1,11 @@
 import { useEffect, useRef, useState } from 'react';
-import { addTorrentFiles, removeSelection, runOnSelection } from './actions';
+import {
+  addMagnets,
+  addTorrentFiles,
+  magnetLinksIn,
+  removeSelection,
+  runOnSelection,
+} from './actions';
 import { useApp, useAppState } from './app-context';
 import { DetailPane } from './components/DetailPane';
 import { Notices } from './components/Notices';
@@ -83,7 +89,25 @@ export function App() {
     return () => window.removeEventListener('keydown', onKey);
   }, [api, store, confirmRemove]);
 
-  const hasFiles = (e: React.DragEvent) => [...e.dataTransfer.types].includes('Files');
+  // Ctrl/Cmd+V anywhere but in a text field adds the magnet links on the clipboard.
+  useEffect(() => {
+    const onPaste = (e: ClipboardEvent) => {
+      if (e.target instanceof HTMLElement && ['INPUT', 'TEXTAREA'].includes(e.target.tagName))
+        return;
+      const links = magnetLinksIn(e.clipboardData?.getData('text/plain') ?? '');
+      if (links.length === 0) return;
+      e.preventDefault();
+      void addMagnets(api, store, links);
+    };
+    window.addEventListener('paste', onPaste);
+    return () => window.removeEventListener('paste', onPaste);
+  }, [api, store]);
+
+  // Files (.torrent) or text (a magnet link dragged from a browser) may be dropped.
+  const hasFiles = (e: React.DragEvent) =>
+    [...e.dataTransfer.types].some(
+      (t) => t === 'Files' || t === 'text/uri-list' || t === 'text/plain',
+    );
 
   return (
     <div
@@ -107,7 +131,15 @@ export function App() {
         e.preventDefault();
         dragDepth.current = 0;
         setDragging(false);
-        void addTorrentFiles(api, store, [...e.dataTransfer.files]);
+        const files = [...e.dataTransfer.files];
+        if (files.length > 0) void addTorrentFiles(api, store, files);
+        else {
+          const links = magnetLinksIn(
+            e.dataTransfer.getData('text/uri-list') || e.dataTransfer.getData('text/plain'),
+          );
+          if (links.length > 0) void addMagnets(api, store, links);
+          else store.getState().notify('error', 'Drop .torrent files or magnet links');
+        }
       }}
     >
       <Toolbar onRemove={() => setConfirmRemove(true)} />
@@ -117,7 +149,7 @@ export function App() {
       </main>
       {dragging && (
         <div className="drop-target" data-testid="drop-target" aria-hidden="true">
-          <div>Drop .torrent files to add them</div>
+          <div>Drop .torrent files or magnet links to add them</div>
         </div>
       )}
       {confirmRemove && (

@@ -28,6 +28,35 @@ export async function addTorrentFiles(
   }
 }
 
+/** Magnet links are recognised wherever they come from: the box, a paste, a drop. */
+export function magnetLinksIn(text: string): string[] {
+  return text
+    .split(/\s+/)
+    .map((t) => t.trim())
+    .filter((t) => /^magnet:\?/i.test(t));
+}
+
+/** Adds magnet links; each bad one says why. Returns whether every link was added. */
+export async function addMagnets(
+  api: EngineApi,
+  store: AppStore,
+  uris: string[],
+): Promise<boolean> {
+  let allAdded = true;
+  for (const uri of uris) {
+    const saveTo = store.getState().saveTo.trim();
+    const result = await api.invoke('torrent:addMagnet', { uri, ...(saveTo ? { saveTo } : {}) });
+    if (!result.ok) {
+      store.getState().notify('error', result.error.message);
+      allAdded = false;
+      continue;
+    }
+    store.getState().applySnapshot([result.value], []);
+    if (store.getState().selected.length === 0) store.getState().select([result.value.id]);
+  }
+  return allAdded;
+}
+
 export async function runOnSelection(
   api: EngineApi,
   store: AppStore,

@@ -24,12 +24,19 @@ describe('validateCommand', () => {
         saveTo: 'Movies//2026/',
       }).args,
     ).toMatchObject({ saveTo: 'Movies/2026' });
-    expect(COMMAND_NAMES).toHaveLength(7);
+    expect(
+      validateCommand('torrent:addMagnet', { uri: ` magnet:?xt=urn:btih:${id}`, saveTo: 'm' }).args,
+    ).toEqual({ uri: ` magnet:?xt=urn:btih:${id}`, saveTo: 'm' });
+    expect(COMMAND_NAMES).toHaveLength(8);
   });
 
   it.each([
     ['nope', {}, /unknown command "nope"/],
     ['torrent:pause', { ids: ['../../etc'] }, /is not a torrent id/],
+    ['torrent:addMagnet', { uri: 'http://x' }, /not a magnet link/],
+    ['torrent:addMagnet', { uri: 42 }, /expected a magnet link/],
+    ['torrent:addMagnet', { uri: 'magnet:?' + 'a'.repeat(70_000) }, /expected a magnet link/],
+    ['torrent:addMagnet', { uri: 'magnet:?xt=x', saveTo: '../up' }, /stay inside/],
     ['torrent:pause', { ids: 'x' }, /expected a list/],
     ['torrent:pause', { ids: [id], extra: 1 }, /unexpected field "extra"/],
     ['torrent:remove', { ids: [id] }, /deleteData: expected true or false/],

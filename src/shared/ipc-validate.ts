@@ -36,6 +36,9 @@ function ids(v: unknown, what: string): string[] {
  * A folder inside the download folder, as a person types it ('Movies/2026'): never absolute,
  * never '..', so nothing chosen in the UI can land outside the download folder.
  */
+/** The engine refuses longer links too; this bound keeps them from crossing IPC at all. */
+const MAX_MAGNET_LENGTH = 64 * 1024;
+
 function subfolder(v: unknown): string {
   if (typeof v !== 'string' || v.length > 1024)
     throw new PayloadError('torrent:add.saveTo: expected a folder name');
@@ -66,6 +69,16 @@ const validators: Validators = {
       throw new PayloadError(`${o.fileName} is larger than a .torrent file can be (10 MB)`);
     if (o.saveTo === undefined || o.saveTo === '') return { fileName: o.fileName, bytes: o.bytes };
     return { fileName: o.fileName, bytes: o.bytes, saveTo: subfolder(o.saveTo) };
+  },
+  'torrent:addMagnet': (args) => {
+    const o = record(args, 'torrent:addMagnet');
+    onlyKeys(o, ['uri', 'saveTo'], 'torrent:addMagnet');
+    if (typeof o.uri !== 'string' || o.uri.length > MAX_MAGNET_LENGTH)
+      throw new PayloadError('torrent:addMagnet.uri: expected a magnet link');
+    if (!/^\s*magnet:\?/i.test(o.uri))
+      throw new PayloadError('not a magnet link: it must start with "magnet:?"');
+    if (o.saveTo === undefined || o.saveTo === '') return { uri: o.uri };
+    return { uri: o.uri, saveTo: subfolder(o.saveTo) };
   },
   'torrent:pause': (args) => {
     const o = record(args, 'torrent:pause');

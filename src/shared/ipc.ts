@@ -14,6 +14,8 @@ export interface Commands {
     args: { fileName: string; bytes: Uint8Array; saveTo?: string };
     result: TorrentSummary;
   };
+  /** A magnet link: the torrent appears at once and fetches its metadata from peers. */
+  'torrent:addMagnet': { args: { uri: string; saveTo?: string }; result: TorrentSummary };
   'torrent:pause': { args: { ids: string[] }; result: null };
   'torrent:resume': { args: { ids: string[] }; result: null };
   'torrent:remove': { args: { ids: string[]; deleteData: boolean }; result: null };
@@ -61,6 +63,7 @@ export type Result<T> = { ok: true; value: T } | { ok: false; error: ErrorInfo }
  */
 export const COMMAND_NAMES = Object.keys({
   'torrent:add': true,
+  'torrent:addMagnet': true,
   'torrent:pause': true,
   'torrent:resume': true,
   'torrent:remove': true,

@@ -93,6 +93,8 @@ export interface TrackerRow {
   peersReturned: number | null;
   seeders: number | null;
   leechers: number | null;
+  /** Finished downloads the tracker has counted (from a scrape), if it told us. */
+  completed: number | null;
   lastError: string | null;
   /** Tracker's 'warning message', if any. */
   lastWarning: string | null;

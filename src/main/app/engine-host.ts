@@ -14,7 +14,14 @@ import { resolveInside, type Session, type Torrent } from '../engine';
 /** What the host needs of the engine's session: the engine's own Session fits. */
 export type HostSession = Pick<
   Session,
-  'addTorrent' | 'getTorrent' | 'torrents' | 'removeTorrent' | 'downloadDir' | 'on' | 'off'
+  | 'addTorrent'
+  | 'addMagnet'
+  | 'getTorrent'
+  | 'torrents'
+  | 'removeTorrent'
+  | 'downloadDir'
+  | 'on'
+  | 'off'
 >;
 
 export type Send = <E extends EventName>(name: E, payload: Events[E]) => void;
@@ -148,6 +155,14 @@ export class EngineHost {
           (err as Error).message = `${args.fileName}: ${(err as Error).message}`;
           throw err;
         }
+      }
+      case 'torrent:addMagnet': {
+        const args = rawArgs as CommandArgs<'torrent:addMagnet'>;
+        const downloadDir = args.saveTo
+          ? resolveInside(this.session.downloadDir, args.saveTo.split('/'))
+          : undefined;
+        const torrent = await this.session.addMagnet(args.uri, { downloadDir });
+        return torrent.summary();
       }
       case 'torrent:pause':
         await Promise.all(

@@ -24,7 +24,7 @@ export function progressReporter(
 
 function statusLine(s: TorrentSummary): string {
   // A magnet link has no size yet: say whom we are asking for the metadata instead.
-  if (s.state === 'fetching-metadata') return s.errorMessage ?? 'fetching metadata';
+  if (s.state === 'fetching-metadata') return `fetching metadata: ${s.errorMessage ?? '…'}`;
   const pct = `${(s.progress * 100).toFixed(1)}%`.padStart(6);
   return `${pct}  ${formatBytes(s.doneBytes)} / ${formatBytes(s.totalBytes)}  ${formatRate(s.downBytesPerSec)}  peers ${s.peersConnected}  ETA ${formatEta(s.etaSec)}`;
 }

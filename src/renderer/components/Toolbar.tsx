@@ -1,6 +1,6 @@
-import { useRef } from 'react';
+import { useRef, useState } from 'react';
 import { useShallow } from 'zustand/react/shallow';
-import { addTorrentFiles, runOnSelection } from '../actions';
+import { addMagnets, addTorrentFiles, magnetLinksIn, runOnSelection } from '../actions';
 import { useApp, useAppState } from '../app-context';
 
 export function Toolbar({ onRemove }: { onRemove: () => void }) {
@@ -19,6 +19,15 @@ export function Toolbar({ onRemove }: { onRemove: () => void }) {
   const connected = useAppState((s) => s.connected);
   const downloadDir = useAppState((s) => s.downloadDir);
   const saveTo = useAppState((s) => s.saveTo);
+  const [magnet, setMagnet] = useState('');
+  const submitMagnet = async () => {
+    const links = magnetLinksIn(magnet);
+    if (links.length === 0) {
+      store.getState().notify('error', 'Paste a magnet link: it starts with "magnet:?"');
+      return;
+    }
+    if (await addMagnets(api, store, links)) setMagnet('');
+  };
   return (
     <header className="toolbar">
       <span className="brand" aria-hidden="true">
@@ -44,6 +53,25 @@ export function Toolbar({ onRemove }: { onRemove: () => void }) {
           void addTorrentFiles(api, store, files);
         }}
       />
+      <form
+        className="magnet-box"
+        onSubmit={(e) => {
+          e.preventDefault();
+          void submitMagnet();
+        }}
+      >
+        <input
+          type="text"
+          aria-label="Magnet link"
+          placeholder="Paste a magnet link…"
+          value={magnet}
+          onChange={(e) => setMagnet(e.target.value)}
+          spellCheck={false}
+        />
+        <button type="submit" disabled={magnet.trim() === ''}>
+          Add magnet
+        </button>
+      </form>
       <button
         type="button"
         disabled={!canPause}

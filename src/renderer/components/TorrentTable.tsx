@@ -43,7 +43,9 @@ const TorrentRow = memo(function TorrentRow({ id, index }: { id: string; index: 
       <td className="name" title={t.errorMessage ?? t.name}>
         {t.name}
       </td>
-      <td className="num">{formatBytes(t.totalBytes)}</td>
+      <td className="num">
+        {t.state === 'fetching-metadata' && t.pieceCount === 0 ? '—' : formatBytes(t.totalBytes)}
+      </td>
       <td className="progress">
         <div
           className="bar"

@@ -58,5 +58,6 @@ describe('piece map', () => {
     const many = new Uint8Array(4096);
     many.fill(2, 0, 1234);
     expect(pieceSummary(many)).toBe('1,234 of 4,096 pieces, 30 %');
+    expect(pieceSummary(new Uint8Array(0))).toBe('no pieces yet: the metadata is not known');
   });
 });

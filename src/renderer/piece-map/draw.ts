@@ -82,6 +82,8 @@ export function drawPieces(
 
 /** "1,234 of 4,096 pieces, 30 %", and what is in flight: for screen readers and as visible text. */
 export function pieceSummary(pieces: Uint8Array): string {
+  // A magnet link before its metadata: the piece count is not known yet.
+  if (pieces.length === 0) return 'no pieces yet: the metadata is not known';
   let have = 0;
   let inFlight = 0;
   for (let i = 0; i < pieces.length; i++) {

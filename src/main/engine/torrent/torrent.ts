@@ -499,25 +499,24 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     if (this.stateValue === 'fetching-metadata') return this.metadataStatus();
     if (this.stateValue !== 'downloading' || !this.content || this.content.swarm.connectedCount > 0)
       return null;
-    return this.noPeersReason(this.content.swarm.directory.counts().known);
+    return `waiting for peers: ${this.noPeersReason(this.content.swarm.directory.counts().known)}`;
   }
 
-  /** "fetching metadata: asking …", or why nobody can be asked. */
+  /** Whom we ask for a magnet's metadata ("asking …, 1/2 pieces"), or why nobody yet. */
   private metadataStatus(): string {
     const fetcher = this.fetcher;
-    if (!fetcher) return 'fetching metadata';
+    if (!fetcher) return 'metadata complete';
     const asking = fetcher.askablePeers();
-    if (asking.length === 0) {
-      const reason = this.noPeersReason(fetcher.directory.counts().known);
-      return `fetching metadata: no peer to ask yet (${reason.replace(/^waiting for peers:? ?/, '')})`;
-    }
+    if (asking.length === 0)
+      return `no peer to ask yet: ${this.noPeersReason(fetcher.directory.counts().known)}`;
     const progress = fetcher.progress();
     const pieces = progress ? `, ${progress.received}/${progress.total} pieces` : '';
     const shown = asking.slice(0, 3).join(', ');
     const more = asking.length > 3 ? ` and ${asking.length - 3} more` : '';
-    return `fetching metadata from ${shown}${more}${pieces}`;
+    return `asking ${shown}${more}${pieces}`;
   }
 
+  /** Why no peer is connected: failing trackers, unreachable peers, or no source at all. */
   private noPeersReason(known: number): string {
     const trackers = this.trackerRows();
     const failing = trackers.filter((t) => t.status === 'error');
@@ -525,13 +524,11 @@ export class Torrent extends EventEmitter<TorrentEvents> {
       failing.length > 0 &&
       failing.length === trackers.filter((t) => t.status !== 'disabled').length
     ) {
-      return `waiting for peers: ${failing[0]!.url} failed (${failing[0]!.lastError ?? 'no answer'}); retrying with back-off`;
+      return `${failing[0]!.url} failed (${failing[0]!.lastError ?? 'no answer'}); retrying with back-off`;
     }
     if (known > 0)
-      return `waiting for peers: none of the ${known} known peers is reachable now; retrying with back-off`;
-    return trackers.length > 0
-      ? 'waiting for peers from the trackers'
-      : 'waiting for peers (no trackers; add peers by hand)';
+      return `none of the ${known} known peers is reachable now; retrying with back-off`;
+    return trackers.length > 0 ? 'asking the trackers' : 'no trackers; add peers by hand';
   }
 
   detail(): TorrentDetail {
