@@ -7,6 +7,7 @@ import { hasBit } from '../picker/bitfield';
 import { checkExistingPieces } from './check-existing';
 import { FileStorage } from './file-storage';
 import { HashPool } from './hash-pool';
+import { PieceBufferArena } from './piece-buffers';
 import { spansForRange, type StorageLayout } from './piece-layout';
 
 let dir: string;
@@ -67,6 +68,52 @@ describe('FileStorage', () => {
     const joined = Buffer.concat(await Promise.all(files.map((f) => readFile(f))));
     expect(joined.equals(content)).toBe(true);
     expect((await stat(files[1]!)).size).toBe(0);
+  });
+
+  it('writes arena pieces (O_DIRECT for whole pages) byte for byte like the page cache does', async () => {
+    const KiB = 1024;
+    // Unaligned file boundaries, a file below the O_DIRECT size limit, and a short last piece.
+    const lengths = [300 * KiB + 7, 600 * KiB, 5 * KiB, 4096 * 100 + 1, 700 * KiB + 123];
+    let offset = 0;
+    const files = lengths.map((length, i) => {
+      const f = { path: [`f${i}.bin`], length, offset, padding: false };
+      offset += length;
+      return f;
+    });
+    const pieceLength = 256 * KiB;
+    const layout: StorageLayout = {
+      name: 'direct',
+      isMultiFile: true,
+      pieceLength,
+      totalLength: offset,
+      files,
+    };
+    const content = randomBytes(offset);
+    const pieceCount = Math.ceil(offset / pieceLength);
+    const order = Array.from({ length: pieceCount }, (_, i) => (i * 5) % pieceCount);
+    for (const directIo of [true, false]) {
+      const sub = path.join(dir, `direct-${directIo}`);
+      const storage = await FileStorage.open(layout, sub, { directIo });
+      const arena = new PieceBufferArena(pieceLength, 2);
+      await Promise.all(
+        order.map(async (index) => {
+          const start = index * pieceLength;
+          const bytes = content.subarray(start, Math.min(start + pieceLength, offset));
+          const piece = arena.take(bytes.length) ?? Buffer.allocUnsafeSlow(bytes.length);
+          piece.set(bytes);
+          await storage.writePiece(index, piece);
+          arena.give(piece);
+        }),
+      );
+      expect(Buffer.from(await storage.read(1, 1000, 5000))).toEqual(
+        content.subarray(pieceLength + 1000, pieceLength + 6000),
+      );
+      await storage.close();
+      const joined = Buffer.concat(
+        await Promise.all(lengths.map((_, i) => readFile(path.join(sub, 'direct', `f${i}.bin`)))),
+      );
+      expect(joined.equals(content)).toBe(true);
+    }
   });
 
   it('checkExistingPieces keeps every valid piece and drops damaged or missing ones', async () => {

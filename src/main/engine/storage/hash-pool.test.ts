@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { HashPool, verifyPiece } from './hash-pool';
+import { PieceBufferArena } from './piece-buffers';
 
 const pool = new HashPool(2);
 afterAll(() => pool.destroy());
@@ -31,6 +32,21 @@ describe('HashPool', () => {
     // The original memory is still usable.
     expect(neighbour.length).toBe(1);
     expect(shared.toString()).toBe('hello world');
+  });
+
+  it('shares a piece on shared memory with the worker: same view back, nothing detached', async () => {
+    const arena = new PieceBufferArena(65536, 4);
+    const pieces = [0, 1, 2, 3].map((i) => arena.take(65536 - i * 1000)!.fill(i + 1));
+    const results = await Promise.all(pieces.map((p) => pool.sha1(p)));
+    results.forEach((r, i) => {
+      expect(r.data).toBe(pieces[i]);
+      expect(Buffer.from(r.digest).toString('hex')).toBe(
+        createHash('sha1')
+          .update(Buffer.alloc(65536 - i * 1000, i + 1))
+          .digest('hex'),
+      );
+    });
+    expect(pieces[0]![0]).toBe(1);
   });
 
   it('verifyPiece tells a good piece from a bad one', async () => {

@@ -13,13 +13,16 @@ parentPort.on('message', ({ id, buffer, offset, length }) => {
   const digest = createHash('sha1').update(new Uint8Array(buffer, offset, length)).digest();
   const out = new Uint8Array(20);
   out.set(digest);
-  parentPort.postMessage({ id, buffer, offset, length, digest: out.buffer }, [buffer, out.buffer]);
+  if (buffer instanceof SharedArrayBuffer) parentPort.postMessage({ id, digest: out.buffer }, [out.buffer]);
+  else parentPort.postMessage({ id, buffer, offset, length, digest: out.buffer }, [buffer, out.buffer]);
 });
 `;
 
 interface Job {
   resolve: (r: { digest: Uint8Array; data: Buffer }) => void;
   reject: (e: Error) => void;
+  /** The caller's view when its bytes are on shared memory (nothing comes back then). */
+  shared: Buffer | null;
 }
 
 interface PoolWorker {
@@ -29,8 +32,10 @@ interface PoolWorker {
 
 /**
  * SHA-1 off the event loop (STYLE.md 16): a few worker threads hash whole pieces while the main
- * thread keeps moving bytes. Each job transfers the piece's ArrayBuffer to a worker and back,
- * so the caller must hand over a buffer that owns its memory (not a slice of a shared pool).
+ * thread keeps moving bytes. A piece on shared memory (a PieceBufferArena slot) is shared with
+ * the worker: nothing is copied or detached, and the caller must not change the bytes until the
+ * promise settles. Any other piece's ArrayBuffer is transferred to a worker and back, so it must
+ * own its memory (a slice of a shared pool is copied first).
  */
 export class HashPool {
   private readonly workers: PoolWorker[] = [];
@@ -40,23 +45,40 @@ export class HashPool {
 
   constructor(private readonly size = Math.max(1, Math.min(2, availableParallelism() - 1))) {}
 
-  /** Hashes `data`; resolves with the digest and the same bytes (the input view is detached). */
+  /**
+   * Hashes `data`; resolves with the digest and the same bytes: `data` itself when it is on
+   * shared memory, else a new view (the input view is detached).
+   */
   sha1(data: Buffer): Promise<{ digest: Uint8Array; data: Buffer }> {
     if (this.destroyed) return Promise.reject(new Error('hash pool destroyed'));
     const { buffer, byteOffset, length } = data;
+    if (buffer instanceof SharedArrayBuffer) return this.post(buffer, byteOffset, length, data);
     if (!(buffer instanceof ArrayBuffer) || buffer.byteLength !== length || byteOffset !== 0) {
       // Not a buffer of its own (a pool slice or a shared buffer): copy it rather than detach others.
       const own = Buffer.allocUnsafeSlow(length);
       data.copy(own);
       return this.sha1(own);
     }
+    return this.post(buffer, 0, length, null);
+  }
+
+  private post(
+    buffer: ArrayBuffer | SharedArrayBuffer,
+    offset: number,
+    length: number,
+    shared: Buffer | null,
+  ): Promise<{ digest: Uint8Array; data: Buffer }> {
     const target = this.pickWorker();
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
-      this.jobs.set(id, { resolve, reject, worker: target });
+      this.jobs.set(id, { resolve, reject, worker: target, shared });
       target.busy++;
       if (target.busy === 1) target.worker.ref();
-      target.worker.postMessage({ id, buffer, offset: 0, length }, [buffer]);
+      // A SharedArrayBuffer is shared, not transferred (it cannot be detached).
+      target.worker.postMessage(
+        { id, buffer, offset, length },
+        shared ? [] : [buffer as ArrayBuffer],
+      );
     });
   }
 
@@ -79,9 +101,9 @@ export class HashPool {
       'message',
       (msg: {
         id: number;
-        buffer: ArrayBuffer;
-        offset: number;
-        length: number;
+        buffer?: ArrayBuffer;
+        offset?: number;
+        length?: number;
         digest: ArrayBuffer;
       }) => {
         const job = this.jobs.get(msg.id);
@@ -90,7 +112,7 @@ export class HashPool {
         this.release(job.worker);
         job.resolve({
           digest: new Uint8Array(msg.digest),
-          data: Buffer.from(msg.buffer, msg.offset, msg.length),
+          data: job.shared ?? Buffer.from(msg.buffer!, msg.offset, msg.length),
         });
       },
     );

@@ -182,7 +182,48 @@ describe('piece buffers', () => {
     s.recycle(first.data);
     const [r2] = s.fill('a', 0);
     const second = s.onBlock('a', r2!.index, 0, new Uint8Array(BLOCK_SIZE).fill(2)).completed!;
-    expect(second.data).toBe(first.data);
+    // The same memory (an arena slot), seen through a new view.
+    expect(second.data.buffer).toBe(first.data.buffer);
+    expect(second.data.byteOffset).toBe(first.data.byteOffset);
     expect(second.data[0]).toBe(2);
+  });
+
+  it('never hands out one buffer to two pieces, even when recycled twice', () => {
+    const s = new BlockScheduler({
+      pieceCount: 3,
+      pieceLength: BLOCK_SIZE,
+      totalLength: 3 * BLOCK_SIZE,
+      random: () => 0,
+    });
+    s.availability.fill(1);
+    s.addPeer(peer('a', bits(3, [0, 1, 2]), 1));
+    const [r1] = s.fill('a', 0);
+    const first = s.onBlock('a', r1!.index, 0, new Uint8Array(BLOCK_SIZE).fill(1)).completed!;
+    s.onPieceVerified(first.index);
+    s.recycle(first.data);
+    s.recycle(first.data);
+    const [r2] = s.fill('a', 0);
+    const second = s.onBlock('a', r2!.index, 0, new Uint8Array(BLOCK_SIZE).fill(2)).completed!;
+    const [r3] = s.fill('a', 0);
+    const third = s.onBlock('a', r3!.index, 0, new Uint8Array(BLOCK_SIZE).fill(3)).completed!;
+    expect(second.data[0]).toBe(2);
+    expect(third.data[0]).toBe(3);
+  });
+
+  it('gives the short last piece a buffer of its own length and takes it back', () => {
+    const s = new BlockScheduler({
+      pieceCount: 2,
+      pieceLength: BLOCK_SIZE,
+      totalLength: BLOCK_SIZE + 100,
+      random: () => 0,
+    });
+    s.availability.fill(1);
+    s.addPeer(peer('a', bits(2, [1]), 1));
+    const [r] = s.fill('a', 0);
+    expect(r).toEqual({ index: 1, begin: 0, length: 100 });
+    const done = s.onBlock('a', 1, 0, new Uint8Array(100).fill(9)).completed!;
+    expect(done.data.length).toBe(100);
+    s.onPieceVerified(1);
+    s.recycle(done.data);
   });
 });

@@ -1,5 +1,6 @@
 import { hasBit } from '../picker/bitfield';
 import { pickPieces } from '../picker/piece-picker';
+import { PieceBufferArena } from '../storage/piece-buffers';
 
 /** Requests are for 16 KiB blocks: what every client serves and the most many will accept. */
 export const BLOCK_SIZE = 16 * 1024;
@@ -103,7 +104,9 @@ export class BlockScheduler {
   private pendingBytes = 0;
   private readonly pending = new Set<number>();
   private readonly memoryBudgetBytes: number;
-  /** Piece-sized buffers ready for reuse. */
+  /** Piece buffers: page-aligned slots of shared memory, reused piece after piece. */
+  private readonly arena: PieceBufferArena;
+  /** Plain piece-sized buffers ready for reuse (when the arena is full or unavailable). */
   private readonly spare: Buffer[] = [];
   private readonly random: () => number;
   /** Our verified pieces (MSB-first bitfield). */
@@ -117,6 +120,11 @@ export class BlockScheduler {
     this.availability = new Uint32Array(opts.pieceCount);
     this.memoryBudgetBytes = opts.memoryBudgetBytes ?? 96 * 1024 * 1024;
     this.random = opts.random ?? Math.random;
+    // One slot more than the budget holds: a piece bigger than the budget is still fetched.
+    this.arena = new PieceBufferArena(
+      opts.pieceLength,
+      Math.max(1, Math.floor(this.memoryBudgetBytes / opts.pieceLength)) + 1,
+    );
   }
 
   pieceSize(index: number): number {
@@ -287,6 +295,8 @@ export class BlockScheduler {
    * piece buffers keeps big allocations — and the garbage collector's pauses — off the hot path.
    */
   recycle(buffer: Buffer): void {
+    // Arena memory goes back only as the very view it was handed out as: never as a spare.
+    if (this.arena.give(buffer) || buffer.buffer instanceof SharedArrayBuffer) return;
     if (
       buffer.length !== this.opts.pieceLength ||
       this.spare.length * this.opts.pieceLength >= this.memoryBudgetBytes
@@ -296,6 +306,8 @@ export class BlockScheduler {
   }
 
   private takeBuffer(length: number): Buffer {
+    const slot = this.arena.take(length);
+    if (slot) return slot;
     if (length === this.opts.pieceLength) {
       const reused = this.spare.pop();
       if (reused) return reused;

@@ -1,0 +1,41 @@
+// Keeps one benchmark swarm up so that Tessera can be profiled against it again and again
+// (`node --cpu-prof bin/tessera.mjs download …`) without rebuilding the swarm each time.
+//
+//   node bench/swarm/run.mjs ../hold-swarm <work-dir> [size-MiB] [piece-log2] [minutes]
+//
+// Prints the .torrent's path and the seeders' addresses, then waits until stdin closes, a
+// SIGINT/SIGTERM arrives, or the time limit (default 30 minutes) runs out.
+import { mkdir } from 'node:fs/promises';
+import { startSwarm } from '../test/harness';
+
+const [work = '/tmp/tessera-hold', sizeMiB = '256', log2 = '22', minutes = '30'] =
+  process.argv.slice(2);
+await mkdir(work, { recursive: true });
+const swarm = await startSwarm({
+  workDir: work,
+  files: { single: Number(sizeMiB) * 1024 * 1024, name: `hold-${sizeMiB}M.bin` },
+  pieceLengthLog2: Number(log2),
+  seeders: ['qbittorrent', 'aria2', 'transmission'],
+  seed: 77,
+  readyTimeoutMs: 300_000,
+});
+console.log(
+  JSON.stringify({
+    torrent: swarm.torrentPath,
+    source: swarm.sourceDir,
+    seeders: swarm.seeders.map((s) => `${s.host}:${s.port}`),
+  }),
+);
+let stopping = false;
+const stop = async () => {
+  if (stopping) return;
+  stopping = true;
+  await swarm.stop();
+  process.exit(0);
+};
+process.on('SIGINT', () => void stop());
+process.on('SIGTERM', () => void stop());
+process.stdin.on('end', () => void stop());
+process.stdin.resume();
+setTimeout(() => void stop(), Number(minutes) * 60_000).unref();
+await new Promise(() => undefined);
