@@ -35,6 +35,8 @@ afterEach(() => {
 
 async function tracker(onAnnounce: (q: Map<string, Buffer>) => BEncodable): Promise<string> {
   server = http.createServer((req, res) => {
+    // The Announcer scrapes after an announce (/announce → /scrape); these tests count announces.
+    if (req.url?.startsWith('/scrape')) return void res.writeHead(404).end();
     res.end(Buffer.from(bencode(onAnnounce(queryBytes(req.url ?? '')))));
   });
   server.listen(0, '127.0.0.1');

@@ -433,3 +433,50 @@ describe('Announcer (BEP 12)', () => {
     ]);
   });
 });
+
+describe('Announcer scrape (for the Trackers tab)', () => {
+  it('scrapes the tracker that answered, fills completed, and at most every 15 min', async () => {
+    const { announce } = scripted({ 'http://a/': [ok(), ok(), ok()] });
+    const scrapes: string[] = [];
+    const scrape = async (url: string) => {
+      scrapes.push(url);
+      return { seeders: 9, completed: 42, leechers: 8 };
+    };
+    const a = new Announcer([['http://a/']], stats, ids, { announce, scrape });
+    a.start();
+    await vi.advanceTimersByTimeAsync(10);
+    // The announce's counts stay; the scrape adds what only it knows.
+    expect(a.rows()[0]).toMatchObject({ seeders: 2, leechers: 3, completed: 42 });
+    await vi.advanceTimersByTimeAsync(600_000); // second announce: too soon to scrape again
+    expect(scrapes).toEqual(['http://a/']);
+    await vi.advanceTimersByTimeAsync(600_000); // third, 20 min after the first scrape
+    expect(scrapes).toEqual(['http://a/', 'http://a/']);
+    await a.stop();
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('a failing scrape never marks the row; after two failures the tracker is not scraped again', async () => {
+    const { announce } = scripted({ 'http://a/': Array.from({ length: 10 }, () => ok()) });
+    let scrapes = 0;
+    const scrape = async () => {
+      scrapes++;
+      throw new TrackerError('tracker has no scrape URL');
+    };
+    const a = new Announcer([['http://a/']], stats, ids, { announce, scrape });
+    a.start();
+    for (let i = 0; i < 4; i++) await vi.advanceTimersByTimeAsync(1_000_000);
+    expect(scrapes).toBe(2);
+    expect(a.rows()[0]).toMatchObject({ status: 'working', lastError: null, completed: null });
+    await a.stop();
+  });
+
+  it('does not scrape with an injected transport unless given a scrape too', async () => {
+    const { calls, announce } = scripted({ 'http://a/': [ok()] });
+    const a = new Announcer([['http://a/']], stats, ids, { announce });
+    a.start();
+    await vi.advanceTimersByTimeAsync(10);
+    expect(calls).toHaveLength(1);
+    expect(a.rows()[0]!.completed).toBeNull();
+    await a.stop();
+  });
+});

@@ -4,10 +4,12 @@ import type { TrackerRow } from '../../../shared/torrent-types';
 import { debugLog } from '../util/debug-log';
 import {
   httpAnnounce,
+  httpScrape,
   type AnnounceRequest,
   type AnnounceResponse,
   type HttpAnnounceOptions,
   type PeerAddress,
+  type ScrapeCounts,
 } from './http-announce';
 import { UdpTrackerClient, type UdpTrackerOptions } from './udp-tracker';
 
@@ -29,12 +31,24 @@ export type AnnounceFn = (
   o: HttpAnnounceOptions,
 ) => Promise<AnnounceResponse>;
 
+export type ScrapeFn = (
+  url: string,
+  infoHash: Uint8Array,
+  o: HttpAnnounceOptions,
+) => Promise<ScrapeCounts>;
+
 export interface AnnouncerOptions {
   /**
    * The transport for every URL; tests inject a fake. Default: httpAnnounce for http/https and
    * this announcer's own UDP client (BEP 15) for udp.
    */
   announce?: AnnounceFn;
+  /**
+   * Scrapes a tracker after it answered an announce (at most every 15 min), for the row's
+   * `completed`. Default: HTTP scrape (/announce → /scrape) or UDP scrape, unless `announce` is
+   * injected; `false` turns scraping off.
+   */
+  scrape?: ScrapeFn | false;
   /** Knobs of the default UDP client (tests shorten the retransmission schedule). */
   udp?: Omit<UdpTrackerOptions, 'localAddress'>;
   now?: () => number;
@@ -64,6 +78,10 @@ interface TrackerState extends TrackerRow {
   /** Not to be asked before this time (ms), or null. */
   retryAt: number | null;
   minIntervalSec: number | null;
+  /** When this tracker was last scraped (ms), or null. */
+  scrapedAt: number | null;
+  /** Consecutive scrape failures; after MAX_SCRAPE_FAILS the tracker is not scraped again. */
+  scrapeFails: number;
 }
 
 const RETRY_BASE_MS = 15_000;
@@ -71,6 +89,8 @@ const RETRY_MAX_MS = 30 * 60_000;
 export const STOP_TIMEOUT_MS = 5_000;
 /** Asking for peers out of schedule at most this often when the tracker named no 'min interval'. */
 const ANNOUNCE_NOW_DEFAULT_GAP_MS = 60_000;
+const SCRAPE_GAP_MS = 15 * 60_000;
+const MAX_SCRAPE_FAILS = 2;
 
 /** The schemes the default transport speaks; other URLs are listed as 'disabled'. */
 function supportedScheme(url: string): boolean {
@@ -103,6 +123,9 @@ export class Announcer extends EventEmitter<AnnouncerEvents> {
   private lastRoundAt: number | null = null;
   /** Opened on the first udp:// announce, closed at the end of stop(). */
   private udp: UdpTrackerClient | null = null;
+  private readonly scrape: ScrapeFn | null;
+  private scraping: Promise<void> | null = null;
+  private scrapeAbort: AbortController | null = null;
 
   constructor(
     tiers: string[][],
@@ -112,6 +135,11 @@ export class Announcer extends EventEmitter<AnnouncerEvents> {
   ) {
     super();
     this.announce = opts.announce ?? ((url, r, o) => this.defaultAnnounce(url, r, o));
+    this.scrape =
+      opts.scrape === false
+        ? null
+        : (opts.scrape ??
+          (opts.announce ? null : (url, infoHash, o) => this.defaultScrape(url, infoHash, o)));
     this.now = opts.now ?? Date.now;
     this.random = opts.random ?? Math.random;
     this.key = opts.key ?? randomBytes(4).toString('hex');
@@ -132,6 +160,7 @@ export class Announcer extends EventEmitter<AnnouncerEvents> {
             peersReturned: null,
             seeders: null,
             leechers: null,
+            completed: null,
             lastError: disabled ? `unsupported tracker URL scheme: ${url.split(':')[0]}` : null,
             lastWarning: null,
             trackerId: null,
@@ -139,6 +168,8 @@ export class Announcer extends EventEmitter<AnnouncerEvents> {
             fails: 0,
             retryAt: null,
             minIntervalSec: null,
+            scrapedAt: null,
+            scrapeFails: 0,
           };
         }),
       );
@@ -154,6 +185,7 @@ export class Announcer extends EventEmitter<AnnouncerEvents> {
       peersReturned: t.peersReturned,
       seeders: t.seeders,
       leechers: t.leechers,
+      completed: t.completed,
       lastError: t.lastError,
       lastWarning: t.lastWarning,
     }));
@@ -206,9 +238,11 @@ export class Announcer extends EventEmitter<AnnouncerEvents> {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     this.abort?.abort();
+    this.scrapeAbort?.abort();
     const told = this.tiers.flat().filter((t) => t.startedSent);
     const goodbye = async (): Promise<void> => {
       await this.inFlight?.catch(() => undefined);
+      await this.scraping;
       await Promise.allSettled(
         told.map((t) =>
           this.announce(t.url, this.request('stopped', t), {
@@ -239,6 +273,49 @@ export class Announcer extends EventEmitter<AnnouncerEvents> {
     if (!/^udp:/i.test(url)) return httpAnnounce(url, r, o);
     this.udp ??= new UdpTrackerClient({ ...this.opts.udp, localAddress: this.opts.localAddress });
     return this.udp.announce(url, r, { timeoutMs: o.timeoutMs, signal: o.signal });
+  }
+
+  private defaultScrape(
+    url: string,
+    infoHash: Uint8Array,
+    o: HttpAnnounceOptions,
+  ): Promise<ScrapeCounts> {
+    if (!/^udp:/i.test(url)) return httpScrape(url, infoHash, o);
+    this.udp ??= new UdpTrackerClient({ ...this.opts.udp, localAddress: this.opts.localAddress });
+    return this.udp
+      .scrape(url, [infoHash], { timeoutMs: o.timeoutMs, signal: o.signal })
+      .then((entries) => entries[0]!);
+  }
+
+  /** Best effort, one at a time, never an error on the row: many trackers do not scrape. */
+  private scrapeAfterAnnounce(t: TrackerState): void {
+    const now = this.now();
+    if (!this.scrape || this.scraping || t.scrapeFails >= MAX_SCRAPE_FAILS) return;
+    if (t.scrapedAt !== null && now - t.scrapedAt < SCRAPE_GAP_MS) return;
+    t.scrapedAt = now;
+    const abort = (this.scrapeAbort = new AbortController());
+    this.scraping = this.scrape(t.url, this.ids.infoHash, {
+      timeoutMs: this.opts.timeoutMs ?? 15_000,
+      signal: abort.signal,
+      localAddress: this.opts.localAddress,
+    })
+      .then(
+        (c) => {
+          if (!this.running || abort.signal.aborted) return;
+          t.scrapeFails = 0;
+          t.completed = c.completed;
+          // The announce's own counts are as fresh; the scrape only fills what it left out.
+          t.seeders ??= c.seeders;
+          t.leechers ??= c.leechers;
+          this.emit('status', this.rows());
+        },
+        (err: Error) => {
+          if (abort.signal.aborted) return;
+          t.scrapeFails++;
+          debugLog('tracker', `${t.url}: scrape failed: ${err.message}`);
+        },
+      )
+      .finally(() => (this.scraping = null));
   }
 
   private schedule(delayMs: number): void {
@@ -368,6 +445,7 @@ export class Announcer extends EventEmitter<AnnouncerEvents> {
     this.emit('status', this.rows());
     if (res.peers.length > 0) this.emit('peers', res.peers, t.url);
     this.schedule(this.completedPending ? 0 : delayMs);
+    this.scrapeAfterAnnounce(t);
   }
 }
 

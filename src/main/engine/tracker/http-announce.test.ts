@@ -7,9 +7,12 @@ import { bencode } from '../bencode/encode';
 import {
   buildAnnounceUrl,
   httpAnnounce,
+  httpScrape,
   MAX_PEERS_PER_REPLY,
   parseAnnounceResponse,
+  parseScrapeResponse,
   percentEncodeBytes,
+  scrapeUrlFor,
   TrackerError,
   type AnnounceRequest,
 } from './http-announce';
@@ -393,5 +396,68 @@ describe('httpAnnounce against a real HTTP server on loopback', () => {
       /could not connect to tracker \(ECONNREFUSED\)/,
     );
     void url;
+  });
+});
+
+describe('scrape (the /announce → /scrape convention)', () => {
+  it('derives the scrape URL only when the last path segment starts with announce', () => {
+    expect(scrapeUrlFor('http://t.example/announce')).toBe('http://t.example/scrape');
+    expect(scrapeUrlFor('http://t.example/x/announce.php?passkey=a/b#frag')).toBe(
+      'http://t.example/x/scrape.php?passkey=a/b',
+    );
+    expect(scrapeUrlFor('udp://t.example:80/announce')).toBe('udp://t.example:80/scrape');
+    expect(scrapeUrlFor('http://t.example/a')).toBeNull();
+    expect(scrapeUrlFor('http://t.example/announce/x')).toBeNull();
+    expect(scrapeUrlFor('http://t.example/x%064announce')).toBeNull();
+  });
+
+  it('reads complete, downloaded, incomplete for our info-hash; names a failure', () => {
+    const hash = Buffer.from('00ff'.repeat(10), 'hex');
+    const other = Buffer.alloc(20, 7);
+    const body = Buffer.concat([
+      Buffer.from('d5:filesd20:'),
+      other,
+      Buffer.from('d8:completei9ee20:'),
+      hash,
+      Buffer.from('d8:completei5e10:downloadedi50e10:incompletei-3eeee'),
+    ]);
+    expect(parseScrapeResponse(body, hash)).toEqual({ seeders: 5, completed: 50, leechers: null });
+    expect(() => parseScrapeResponse(body, Buffer.alloc(20, 1))).toThrow(
+      'scrape reply does not mention this torrent',
+    );
+    expect(() => parseScrapeResponse(Buffer.from('d14:failure reason6:no waye'), hash)).toThrow(
+      'tracker said: no way',
+    );
+    expect(() => parseScrapeResponse(Buffer.from('<html>'), hash)).toThrow(
+      /^scrape reply is not valid bencode/,
+    );
+  });
+
+  it('httpScrape asks /scrape with the query kept and the info-hash percent-encoded', async () => {
+    const hash = Buffer.alloc(20, 0xab);
+    let seen = '';
+    const server = http.createServer((req, res) => {
+      seen = req.url ?? '';
+      res.end(
+        Buffer.concat([
+          Buffer.from('d5:filesd20:'),
+          hash,
+          Buffer.from('d8:completei1e10:downloadedi2e10:incompletei3eeee'),
+        ]),
+      );
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    try {
+      const port = (server.address() as AddressInfo).port;
+      const counts = await httpScrape(`http://127.0.0.1:${port}/announce?passkey=k`, hash);
+      expect(counts).toEqual({ seeders: 1, completed: 2, leechers: 3 });
+      expect(seen).toBe(`/scrape?passkey=k&info_hash=${'%AB'.repeat(20)}`);
+      await expect(httpScrape(`http://127.0.0.1:${port}/tracker`, hash)).rejects.toThrow(
+        'tracker has no scrape URL',
+      );
+    } finally {
+      server.close();
+    }
   });
 });

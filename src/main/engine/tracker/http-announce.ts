@@ -33,6 +33,14 @@ export interface AnnounceResponse {
   trackerId: string | null;
 }
 
+/** What a scrape says of one torrent (BEP 48 / BEP 15); null where the tracker gave nothing sane. */
+export interface ScrapeCounts {
+  seeders: number | null;
+  /** Downloads the tracker has seen finish ('downloaded' over HTTP, 'completed' over UDP). */
+  completed: number | null;
+  leechers: number | null;
+}
+
 /** A tracker that failed us, with a message a person can act on. */
 export class TrackerError extends EngineError {
   constructor(message: string) {
@@ -84,6 +92,21 @@ export function buildAnnounceUrl(base: string, r: AnnounceRequest): string {
   const hashAt = base.indexOf('#');
   const clean = hashAt >= 0 ? base.slice(0, hashAt) : base;
   return `${clean}${clean.includes('?') ? '&' : '?'}${params.join('&')}`;
+}
+
+/**
+ * The scrape convention (BEP 48, wiki.theory.org): when the last path segment of an announce URL
+ * starts with 'announce', the same URL with 'scrape' in its place. Otherwise the tracker has no
+ * scrape URL (null). The query string (a passkey) is kept; a fragment is dropped.
+ */
+export function scrapeUrlFor(announceUrl: string): string | null {
+  const hashAt = announceUrl.indexOf('#');
+  const clean = hashAt >= 0 ? announceUrl.slice(0, hashAt) : announceUrl;
+  const queryAt = clean.indexOf('?');
+  const path = queryAt >= 0 ? clean.slice(0, queryAt) : clean;
+  const slash = path.lastIndexOf('/');
+  if (slash < 0 || !path.startsWith('announce', slash + 1)) return null;
+  return `${path.slice(0, slash + 1)}scrape${clean.slice(slash + 1 + 'announce'.length)}`;
 }
 
 function text(v: BValue | undefined): string | null {
@@ -231,6 +254,53 @@ export function parseAnnounceResponse(body: Uint8Array): AnnounceResponse {
     warning: shownText(d.get('warning message')),
     trackerId: text(d.get('tracker id')),
   };
+}
+
+/** A scrape reply: `d5:filesd20:<info_hash>d8:completei…e10:downloadedi…e10:incompletei…eeee`. */
+export function parseScrapeResponse(body: Uint8Array, infoHash: Uint8Array): ScrapeCounts {
+  let value: BValue;
+  try {
+    value = bdecode(body, { allowTrailing: true, maxDepth: 16 }).value;
+  } catch (err) {
+    throw new TrackerError(`scrape reply is not valid bencode (${(err as Error).message})`);
+  }
+  if (!(value instanceof Map)) throw new TrackerError('scrape reply is not a dictionary');
+  const failure = shownText(value.get('failure reason'));
+  if (failure !== null) throw new TrackerError(`tracker said: ${failure}`);
+  const files = value.get('files');
+  if (!(files instanceof Map)) throw new TrackerError('scrape reply has no files dictionary');
+  // Dict keys are the raw key bytes as latin1 (one char per byte).
+  const entry = (files as BDict).get(Buffer.from(infoHash).toString('latin1'));
+  if (!(entry instanceof Map)) throw new TrackerError('scrape reply does not mention this torrent');
+  return {
+    seeders: count(entry.get('complete')),
+    completed: count(entry.get('downloaded')),
+    leechers: count(entry.get('incomplete')),
+  };
+}
+
+/** One scrape over HTTP(S) for one info-hash, at the URL scrapeUrlFor() derives. */
+export async function httpScrape(
+  announceUrl: string,
+  infoHash: Uint8Array,
+  opts: HttpAnnounceOptions = {},
+): Promise<ScrapeCounts> {
+  const base = scrapeUrlFor(announceUrl);
+  if (base === null) throw new TrackerError('tracker has no scrape URL');
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const reply = await httpGet(
+    `${base}${base.includes('?') ? '&' : '?'}info_hash=${percentEncodeBytes(infoHash)}`,
+    {
+      deadline: Date.now() + timeoutMs,
+      timeoutMs,
+      maxBodyBytes: opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
+      redirectsLeft: MAX_REDIRECTS,
+      signal: opts.signal,
+      localAddress: opts.localAddress,
+    },
+  );
+  if (reply.status !== 200) throw new TrackerError(`scrape returned HTTP ${reply.status}`);
+  return parseScrapeResponse(reply.body, infoHash);
 }
 
 /** One announce over HTTP(S), bounded in time and size. */

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Announcer } from './announcer';
-import { httpAnnounce, type AnnounceRequest, type PeerAddress } from './http-announce';
+import { httpAnnounce, httpScrape, type AnnounceRequest, type PeerAddress } from './http-announce';
 import { UdpTrackerClient } from './udp-tracker';
 
 const opentracker = (process.env.PATH ?? '')
@@ -187,6 +187,24 @@ describe.skipIf(!opentracker)(title, () => {
     expect(row).toMatchObject({ status: 'working', lastError: null });
     expect(row.seeders).toBeGreaterThanOrEqual(1);
     expect(row.leechers).toBeGreaterThanOrEqual(2);
+    // Then the UDP scrape fills `completed`.
+    await new Promise<void>((resolve) => {
+      const check = () => a.rows()[0]!.completed !== null && resolve();
+      a.on('status', check);
+      check();
+    });
     await a.stop();
+  });
+
+  it('HTTP scrape (/announce → /scrape) and UDP scrape agree', async () => {
+    const overHttp = await httpScrape(url, infoHash);
+    const udp = new UdpTrackerClient();
+    try {
+      const [overUdp] = await udp.scrape(udpUrl, [infoHash, randomBytes(20)]);
+      expect(overHttp.leechers).toBeGreaterThanOrEqual(2);
+      expect(overUdp).toEqual(overHttp);
+    } finally {
+      udp.close();
+    }
   });
 });

@@ -8,6 +8,7 @@ import {
   type AnnounceRequest,
   type AnnounceResponse,
   type PeerAddress,
+  type ScrapeCounts,
 } from './http-announce';
 
 /** The magic `protocol_id` of a connect request (UT-01). */
@@ -32,11 +33,7 @@ export interface UdpAnnounceFields {
   urlData?: string;
 }
 
-export interface UdpScrapeEntry {
-  seeders: number | null;
-  completed: number | null;
-  leechers: number | null;
-}
+export type UdpScrapeEntry = ScrapeCounts;
 
 /** A reply's header: which action and which transaction, or null when it is not even 8 bytes. */
 export interface UdpHeader {

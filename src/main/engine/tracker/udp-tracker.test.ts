@@ -458,12 +458,19 @@ describe('Announcer over UDP', () => {
       peersReturned: 1,
       lastError: null,
     });
+    // Then a scrape (UT-07) fills `completed`, on the same connection id.
+    await new Promise<void>((resolve) => {
+      const check = () => row(live.url())?.completed !== null && resolve();
+      a.on('status', check);
+      check();
+    });
+    expect(row(live.url())).toMatchObject({ completed: 0, seeders: 7 });
     expect(silent.actions().every((action) => action === 0)).toBe(true);
     expect(live.received.every((r) => r.from.address === '127.0.0.4')).toBe(true);
     await a.stop();
     // 'stopped' (event 3, num_want 0) went to the tracker that heard 'started', reusing the id.
-    expect(live.actions()).toEqual([0, 1, 1]);
-    const stopped = live.received[2]!.packet;
+    expect(live.actions()).toEqual([0, 1, 2, 1]);
+    const stopped = live.received[3]!.packet;
     expect([stopped.readUInt32BE(80), stopped.readInt32BE(92)]).toEqual([3, 0]);
   });
 });

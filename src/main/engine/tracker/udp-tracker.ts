@@ -143,8 +143,8 @@ export class UdpTrackerClient {
         return decodeAnnounceReply(reply, target.family === 6);
       }
     } catch (err) {
-      // Whatever went wrong, the next request starts with a fresh connect.
-      this.connections.delete(target.id);
+      // Whatever went wrong (other than our own cancel), the next request connects afresh.
+      if (!budget.signal?.aborted) this.connections.delete(target.id);
       throw err;
     }
   }
@@ -172,7 +172,7 @@ export class UdpTrackerClient {
         return decodeScrapeReply(reply, infoHashes.length);
       }
     } catch (err) {
-      this.connections.delete(target.id);
+      if (!budget.signal?.aborted) this.connections.delete(target.id);
       throw err;
     }
   }
