@@ -8,13 +8,36 @@ import { HarnessError } from './errors';
 import { freePort, raceTimeout, spawnLogged, waitFor, type Managed } from './proc';
 import type { Seeder, SeederOptions } from './seeder-types';
 
-/** Options every aria2c run gets: loopback only, no DHT/LPD/PeX, IPv4, no preallocation. */
-export function aria2BaseArgs(host: string, port: number): string[] {
+/** aria2's IPv4 DHT node (BEP 5), for DHT tests; off unless asked for. */
+export interface Aria2DhtOptions {
+  /** UDP port of aria2's DHT node (it binds `host` too, through --interface). */
+  port: number;
+  /** The node aria2 joins through (--dht-entry-point takes one). */
+  entryPoint?: { host: string; port: number };
+  /** Where aria2 keeps its routing table between runs (dht.dat). */
+  filePath: string;
+}
+
+/**
+ * Options every aria2c run gets: loopback only, no LPD/PeX, IPv4, no preallocation; no DHT
+ * unless `dht` is given.
+ */
+export function aria2BaseArgs(host: string, port: number, dht?: Aria2DhtOptions): string[] {
+  const dhtArgs = dht
+    ? [
+        '--enable-dht=true',
+        `--dht-listen-port=${dht.port}`,
+        `--dht-file-path=${resolve(dht.filePath)}`,
+        ...(dht.entryPoint
+          ? [`--dht-entry-point=${dht.entryPoint.host}:${dht.entryPoint.port}`]
+          : []),
+      ]
+    : ['--enable-dht=false'];
   return [
     `--interface=${host}`,
     `--listen-port=${port}`,
     '--disable-ipv6=true',
-    '--enable-dht=false',
+    ...dhtArgs,
     '--enable-dht6=false',
     '--bt-enable-lpd=false',
     '--enable-peer-exchange=false',
@@ -28,7 +51,9 @@ export function aria2BaseArgs(host: string, port: number): string[] {
   ];
 }
 
-export async function startAria2Seeder(o: SeederOptions): Promise<Seeder> {
+export async function startAria2Seeder(
+  o: SeederOptions & { dht?: Aria2DhtOptions },
+): Promise<Seeder> {
   const port = o.port ?? (await freePort(o.host));
   const rpcPort = await freePort('127.0.0.1');
   await mkdir(o.workDir, { recursive: true });
@@ -36,7 +61,7 @@ export async function startAria2Seeder(o: SeederOptions): Promise<Seeder> {
   const proc = spawnLogged(
     'aria2c',
     [
-      ...aria2BaseArgs(o.host, port),
+      ...aria2BaseArgs(o.host, port, o.dht),
       `--dir=${resolve(o.dataDir)}`,
       `--log=${logFile}`,
       // Seed forever, but only after a full hash check of the existing data.
