@@ -213,6 +213,7 @@ export class MetadataFetcher extends EventEmitter<MetadataFetcherEvents> {
       pieceCount: null,
       outgoing,
       extensions: true,
+      fast: true,
     });
     const peer: MetadataPeer = {
       key,
@@ -234,6 +235,9 @@ export class MetadataFetcher extends EventEmitter<MetadataFetcherEvents> {
         conn.close('peer does not speak the extension protocol, so it cannot send metadata');
         return;
       }
+      // We have no pieces: have-none with the Fast extension (FX-03), first; without it, an
+      // empty bitfield is simply left out (BEP 3 allows that).
+      if (conn.fastExtension) conn.send({ type: 'have-none' });
       conn.send({
         type: 'extended',
         id: 0,
@@ -243,8 +247,6 @@ export class MetadataFetcher extends EventEmitter<MetadataFetcherEvents> {
           pex: false,
         }),
       });
-      // BEP 6 would have us send have-none; without the fast extension, an empty bitfield is
-      // simply not sent (BEP 3 allows leaving it out).
     });
     conn.on('message', (m) => {
       if (m.type === 'extended') this.onExtended(peer, m.id, m.payload);

@@ -99,15 +99,25 @@ describe('PeerConnection', () => {
     expect(reason).toMatch(/info-hash mismatch/);
   });
 
+  /** Both sides set the Fast extension bit when `fast`. */
   async function connectedTo(
     pieceCount: number,
+    fast = false,
   ): Promise<{ raw: net.Socket; conn: PeerConnection; reasons: string[] }> {
     const [a, b] = await socketPair();
-    const conn = new PeerConnection(b, { infoHash, peerId: idB, pieceCount, outgoing: false });
+    const conn = new PeerConnection(b, {
+      infoHash,
+      peerId: idB,
+      pieceCount,
+      outgoing: false,
+      fast,
+    });
     const reasons: string[] = [];
     conn.on('close', (r) => reasons.push(r));
     conn.start();
-    a.write(encodeHandshake({ reserved: new Uint8Array(8), infoHash, peerId: idA }));
+    const reserved = new Uint8Array(8);
+    if (fast) reserved[7] = 0x04;
+    a.write(encodeHandshake({ reserved, infoHash, peerId: idA }));
     return { raw: a, conn, reasons };
   }
 
@@ -124,7 +134,7 @@ describe('PeerConnection', () => {
   });
 
   it('takes a later bitfield as the new state (aria2 does this) but not a late have-all (PW-07 deviation)', async () => {
-    const late = await connectedTo(10);
+    const late = await connectedTo(10, true);
     const got = collect(late.conn);
     late.raw.write(encodeMessage({ type: 'have', index: 1 }));
     late.raw.write(encodeMessage({ type: 'bitfield', bitfield: Uint8Array.from([0x60, 0]) }));
@@ -133,6 +143,28 @@ describe('PeerConnection', () => {
     late.raw.write(encodeMessage({ type: 'have-all' }));
     await until(() => late.reasons.length === 1);
     expect(late.reasons[0]).toMatch(/have-all after other messages/);
+  });
+
+  it('closes on Fast extension messages when the extension was not negotiated (FX-01)', async () => {
+    for (const m of [
+      { type: 'have-all' },
+      { type: 'have-none' },
+      { type: 'reject', index: 0, begin: 0, length: 16384 },
+      { type: 'allowed-fast', index: 1 },
+      { type: 'suggest', index: 1 },
+    ] as const) {
+      const plain = await connectedTo(10);
+      plain.raw.write(encodeMessage(m));
+      await until(() => plain.reasons.length === 1);
+      expect(plain.reasons[0]).toMatch(new RegExp(`${m.type} without the Fast extension`));
+    }
+    const fast = await connectedTo(10, true);
+    const got = collect(fast.conn);
+    fast.raw.write(encodeMessage({ type: 'have-none' }));
+    fast.raw.write(encodeMessage({ type: 'reject', index: 0, begin: 0, length: 16384 }));
+    await until(() => got.length === 2);
+    expect(fast.conn.fastExtension).toBe(true);
+    expect(fast.reasons).toEqual([]);
   });
 
   it('closes on have beyond the last piece (PW-09)', async () => {
@@ -204,8 +236,9 @@ function inMemory(opts: Partial<PeerConnectionOptions> = {}) {
   conn.on('close', (r) => reasons.push(r));
   const received = readAll(raw);
   conn.start();
-  const handshake = () =>
-    raw.write(encodeHandshake({ reserved: new Uint8Array(8), infoHash, peerId: idA }));
+  const reserved = new Uint8Array(8);
+  if (opts.fast) reserved[7] = 0x04;
+  const handshake = () => raw.write(encodeHandshake({ reserved, infoHash, peerId: idA }));
   const sendRaw = (m: PeerMessage) => raw.write(encodeMessage(m));
   return { raw, conn, reasons, got, received, handshake, sendRaw };
 }
@@ -291,7 +324,7 @@ describe('PeerConnection in memory (STYLE.md 10)', () => {
     expect([...t.conn.peerBitfield]).toEqual([0b1010_0000, 0b0100_0000]);
     expect(t.conn.peerPieceCount).toBe(3);
 
-    const all = inMemory();
+    const all = inMemory({ fast: true });
     all.handshake();
     all.sendRaw({ type: 'have-all' });
     await until(() => all.got.length === 1);

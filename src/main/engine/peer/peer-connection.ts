@@ -9,7 +9,11 @@ import {
   encodeRequests,
   WireDecoder,
 } from '../wire/codec';
-import { RESERVED_EXTENSION_PROTOCOL, type PeerMessage } from '../wire/messages';
+import {
+  RESERVED_EXTENSION_PROTOCOL,
+  RESERVED_FAST_EXTENSION,
+  type PeerMessage,
+} from '../wire/messages';
 import { ProtocolError } from '../wire/protocol-error';
 
 export interface PeerConnectionOptions {
@@ -24,6 +28,8 @@ export interface PeerConnectionOptions {
   outgoing: boolean;
   /** Advertise the BEP 10 extension protocol. */
   extensions?: boolean;
+  /** Advertise the BEP 6 Fast extension. */
+  fast?: boolean;
   /** No handshake from the peer this long after `start()` closes the connection (PW-17: 10 s). */
   handshakeTimeoutMs?: number;
   /** Nothing at all received for this long closes the connection (PW-17: 120 s). */
@@ -64,6 +70,8 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
   peerChoking = true;
   peerInterested = false;
   peerId: Uint8Array | null = null;
+  /** Both sides set the Fast extension bit (BEP 6): have-all/none, reject, allowed-fast apply. */
+  fastExtension = false;
   /** The peer's pieces, one bit per piece, high bit first (PW-08); all clear until it tells us. */
   readonly peerBitfield: Uint8Array;
   /** How many bits of `peerBitfield` are set (a repeated `have` counts once, PW-09). */
@@ -83,8 +91,9 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
   private lastReceivedAt = Date.now();
   private lastSentAt = Date.now();
   private timer: NodeJS.Timeout | null = null;
-  private readonly opts: Required<Omit<PeerConnectionOptions, 'extensions'>> & {
+  private readonly opts: Required<Omit<PeerConnectionOptions, 'extensions' | 'fast'>> & {
     extensions: boolean;
+    fast: boolean;
   };
 
   constructor(
@@ -94,6 +103,7 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
     super();
     this.opts = {
       extensions: false,
+      fast: false,
       handshakeTimeoutMs: 10_000,
       idleTimeoutMs: 120_000,
       keepAliveIntervalMs: 60_000,
@@ -216,6 +226,7 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
     const reserved = new Uint8Array(8);
     if (this.opts.extensions)
       reserved[RESERVED_EXTENSION_PROTOCOL.byte] = RESERVED_EXTENSION_PROTOCOL.mask;
+    if (this.opts.fast) reserved[RESERVED_FAST_EXTENSION.byte]! |= RESERVED_FAST_EXTENSION.mask;
     this.write(
       encodeHandshake({ reserved, infoHash: this.opts.infoHash, peerId: this.opts.peerId }),
     );
@@ -264,6 +275,9 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
     this.handshakeReceived = true;
     // Copies: the decoder's views point into a socket chunk.
     this.peerId = Uint8Array.from(peerId);
+    this.fastExtension =
+      this.opts.fast &&
+      ((reserved[RESERVED_FAST_EXTENSION.byte] ?? 0) & RESERVED_FAST_EXTENSION.mask) !== 0;
     if (!this.opts.outgoing) this.sendHandshake();
     this.emit('handshake', this.peerId, Uint8Array.from(reserved));
   }
@@ -283,6 +297,15 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
     ) {
       this.pieceMessagesReceived++;
     }
+    if (
+      !this.fastExtension &&
+      (m.type === 'have-all' ||
+        m.type === 'have-none' ||
+        m.type === 'suggest' ||
+        m.type === 'reject' ||
+        m.type === 'allowed-fast')
+    )
+      throw new ProtocolError(`${m.type} without the Fast extension (FX-01)`);
     if (m.type === 'have-all' || m.type === 'have-none') {
       if (!first) throw new ProtocolError(`${m.type} after other messages`);
       this.setAll(m.type === 'have-all');

@@ -311,6 +311,7 @@ export class Swarm extends EventEmitter<SwarmEvents> {
       pieceCount: this.opts.pieceCount,
       outgoing,
       extensions: true,
+      fast: true,
     });
     const peer: Peer = {
       key,
@@ -355,6 +356,14 @@ export class Swarm extends EventEmitter<SwarmEvents> {
     peer.handshakeDone = true;
     peer.client = describeClient(peerId);
     this.opts.scheduler.addPeer(peer);
+    const { scheduler } = this.opts;
+    // First what we have: exactly one of bitfield, have-all or have-none with the Fast
+    // extension (FX-03); without it an empty bitfield may be left out. Then BEP 10.
+    if (peer.conn.fastExtension && scheduler.isComplete) peer.conn.send({ type: 'have-all' });
+    else if (peer.conn.fastExtension && scheduler.haveCount === 0)
+      peer.conn.send({ type: 'have-none' });
+    else if (scheduler.haveCount > 0)
+      peer.conn.send({ type: 'bitfield', bitfield: scheduler.have });
     if (((reserved[5] ?? 0) & 0x10) !== 0) {
       peer.conn.send({
         type: 'extended',
@@ -367,8 +376,6 @@ export class Swarm extends EventEmitter<SwarmEvents> {
         }),
       });
     }
-    const { scheduler } = this.opts;
-    if (scheduler.haveCount > 0) peer.conn.send({ type: 'bitfield', bitfield: scheduler.have });
     debugLog(
       'peer',
       `${peer.key} handshake: ${peer.client}, reserved ${Buffer.from(reserved).toString('hex')}`,
@@ -426,11 +433,15 @@ export class Swarm extends EventEmitter<SwarmEvents> {
       case 'request':
         this.onRequest(peer, { index: m.index, begin: m.begin, length: m.length });
         return;
-      case 'cancel':
+      case 'cancel': {
+        const before = peer.uploads.length;
         peer.uploads = peer.uploads.filter(
           (r) => r.index !== m.index || r.begin !== m.begin || r.length !== m.length,
         );
+        // With the Fast extension every request gets a piece or a reject, even after a cancel.
+        if (peer.uploads.length < before) this.reject(peer, m);
         return;
+      }
       case 'reject':
         scheduler.releasePeerRequests(peer.key);
         return;
@@ -492,6 +503,12 @@ export class Swarm extends EventEmitter<SwarmEvents> {
     });
   }
 
+  /** Tells a Fast-extension peer we will not serve a request; others just never get it. */
+  private reject(peer: Peer, r: BlockRequest): void {
+    if (peer.conn.fastExtension)
+      peer.conn.send({ type: 'reject', index: r.index, begin: r.begin, length: r.length });
+  }
+
   /** At most once a minute, each PEX-capable peer hears who joined and left (PX-02). */
   private sendPex(now: number): void {
     if (this.opts.isPrivate) return;
@@ -530,7 +547,10 @@ export class Swarm extends EventEmitter<SwarmEvents> {
   }
 
   private onRequest(peer: Peer, r: BlockRequest): void {
-    if (peer.conn.amChoking) return;
+    if (peer.conn.amChoking) {
+      this.reject(peer, r);
+      return;
+    }
     const { scheduler } = this.opts;
     const valid =
       r.index < this.opts.pieceCount &&
@@ -542,7 +562,10 @@ export class Swarm extends EventEmitter<SwarmEvents> {
       peer.conn.close(`bad request: piece ${r.index} offset ${r.begin} length ${r.length}`);
       return;
     }
-    if (peer.uploads.length >= MAX_QUEUED_UPLOADS) return;
+    if (peer.uploads.length >= MAX_QUEUED_UPLOADS) {
+      this.reject(peer, r);
+      return;
+    }
     peer.uploads.push(r);
     void this.pumpUploads(peer);
   }
@@ -709,6 +732,8 @@ export class Swarm extends EventEmitter<SwarmEvents> {
       if (unchoke && peer.conn.amChoking) peer.conn.send({ type: 'unchoke' });
       else if (!unchoke && !peer.conn.amChoking) {
         peer.conn.send({ type: 'choke' });
+        // The choke goes first, then a reject for each request it drops (FX-02).
+        for (const r of peer.uploads) this.reject(peer, r);
         peer.uploads = [];
       }
     }
