@@ -52,6 +52,7 @@ describe('a download whose only tracker is opentracker over UDP', () => {
           status: row.status,
           seeders: row.seeders,
           leechers: row.leechers,
+          completed: row.completed,
           peersReturned: row.peersReturned,
           lastError: row.lastError,
         })}`,

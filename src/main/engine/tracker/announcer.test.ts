@@ -434,6 +434,31 @@ describe('Announcer (BEP 12)', () => {
   });
 });
 
+describe('Announcer peers', () => {
+  it('AD-24: drops our own address (localAddress and port) from what a tracker returns', async () => {
+    const reply: AnnounceResponse = {
+      ...ok(0),
+      peers: [
+        { ip: '127.0.0.9', port: 6881 },
+        { ip: '127.0.0.9', port: 6882 },
+        { ip: '127.0.0.8', port: 6881 },
+      ],
+    };
+    const { announce } = scripted({ 'http://a/': [reply] });
+    const a = new Announcer([['http://a/']], stats, ids, { announce, localAddress: '127.0.0.9' });
+    const peers: unknown[] = [];
+    a.on('peers', (p) => peers.push(...p));
+    a.start();
+    await vi.advanceTimersByTimeAsync(10);
+    expect(peers).toEqual([
+      { ip: '127.0.0.9', port: 6882 },
+      { ip: '127.0.0.8', port: 6881 },
+    ]);
+    expect(a.rows()[0]!.peersReturned).toBe(2);
+    await a.stop();
+  });
+});
+
 describe('Announcer scrape (for the Trackers tab)', () => {
   it('scrapes the tracker that answered, fills completed, and at most every 15 min', async () => {
     const { announce } = scripted({ 'http://a/': [ok(), ok(), ok()] });

@@ -415,7 +415,20 @@ export class Announcer extends EventEmitter<AnnouncerEvents> {
     this.emit('status', this.rows());
   }
 
-  private onSuccess(t: TrackerState, res: AnnounceResponse, event: AnnounceRequest['event']): void {
+  private onSuccess(
+    t: TrackerState,
+    reply: AnnounceResponse,
+    event: AnnounceRequest['event'],
+  ): void {
+    // AD-24: trackers hand us back to ourselves (opentracker does); our own address is no peer.
+    const self = this.opts.localAddress;
+    const res =
+      self === undefined
+        ? reply
+        : {
+            ...reply,
+            peers: reply.peers.filter((p) => !(p.ip === self && p.port === this.ids.port)),
+          };
     debugLog(
       'tracker',
       `${t.url} (${event ?? 'regular'}): ${res.peers.length} peers, interval ${res.intervalSec} s`,
