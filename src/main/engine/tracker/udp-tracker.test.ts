@@ -137,6 +137,32 @@ const request: AnnounceRequest = {
   key: '0badcafe',
 };
 
+/** Records every socket dgram.createSocket makes from now on (until restoreAllMocks). */
+function watchSockets(): { created: dgram.Socket[]; allClosed(): Promise<void> } {
+  const created: dgram.Socket[] = [];
+  const real = dgram.createSocket.bind(dgram);
+  vi.spyOn(dgram, 'createSocket').mockImplementation(((type: dgram.SocketType) => {
+    const s = real(type);
+    created.push(s);
+    return s;
+  }) as typeof dgram.createSocket);
+  const closed = (s: dgram.Socket) =>
+    new Promise<void>((resolve) => {
+      try {
+        s.address();
+      } catch {
+        return resolve(); // already closed: address() throws ERR_SOCKET_DGRAM_NOT_RUNNING
+      }
+      s.once('close', () => resolve());
+    });
+  return {
+    created,
+    allClosed: async () => {
+      await Promise.all(created.map(closed));
+    },
+  };
+}
+
 const hasIpv6 = await new Promise<boolean>((resolve) => {
   const s = dgram.createSocket('udp6');
   s.once('error', () => resolve(false));
@@ -393,40 +419,15 @@ describe('UDP tracker client against a scripted tracker', () => {
   });
 
   it('udpAnnounce (one-shot) and close() leave no socket open', async () => {
-    const created: dgram.Socket[] = [];
-    const real = dgram.createSocket.bind(dgram);
-    vi.spyOn(dgram, 'createSocket').mockImplementation(((type: dgram.SocketType) => {
-      const s = real(type);
-      created.push(s);
-      return s;
-    }) as typeof dgram.createSocket);
-    const closed = new Set<dgram.Socket>();
     const tracker = await FakeTracker.start();
+    const sockets = watchSockets();
     const res = await udpAnnounce(tracker.url(), request);
     expect(res.peers).toHaveLength(1);
     const c = client();
     await c.announce(tracker.url(), request);
     c.close();
-    const ours = created.filter((s) => s !== tracker.socket);
-    expect(ours).toHaveLength(2);
-    await Promise.all(
-      ours.map(
-        (s) =>
-          new Promise<void>((resolve) => {
-            try {
-              s.address();
-              s.once('close', () => {
-                closed.add(s);
-                resolve();
-              });
-            } catch {
-              closed.add(s); // already closed: address() throws ERR_SOCKET_DGRAM_NOT_RUNNING
-              resolve();
-            }
-          }),
-      ),
-    );
-    expect(closed.size).toBe(2);
+    expect(sockets.created).toHaveLength(2);
+    await sockets.allClosed();
   });
 });
 
@@ -434,6 +435,7 @@ describe('Announcer over UDP', () => {
   it('BEP 12: tiers mixing UDP and HTTP: a silent UDP tracker and a dead HTTP one are passed over', async () => {
     const silent = await FakeTracker.start(() => undefined);
     const live = await FakeTracker.start();
+    const sockets = watchSockets();
     const deadHttp = 'http://127.0.0.1:9/announce';
     const a = new Announcer(
       [[silent.url()], [deadHttp, live.url()]],
@@ -470,6 +472,9 @@ describe('Announcer over UDP', () => {
     await a.stop();
     // 'stopped' (event 3, num_want 0) went to the tracker that heard 'started', reusing the id.
     expect(live.actions()).toEqual([0, 1, 2, 1]);
+    // One socket for all of this announcer's UDP trackers, closed by stop().
+    expect(sockets.created).toHaveLength(1);
+    await sockets.allClosed();
     const stopped = live.received[3]!.packet;
     expect([stopped.readUInt32BE(80), stopped.readInt32BE(92)]).toEqual([3, 0]);
   });

@@ -379,14 +379,18 @@ export class UdpTrackerClient {
         const packet = build(tid);
         const delay = this.retryDelayMs(budget.sends);
         budget.sends++;
-        socket.send(packet, target.port, target.address, (err) => {
-          if (err)
-            settle(
-              new TrackerError(
-                `could not send to UDP tracker (${(err as NodeJS.ErrnoException).code ?? err.message})`,
-              ),
-            );
-        });
+        const failed = (err: Error) =>
+          settle(
+            new TrackerError(
+              `could not send to UDP tracker (${(err as NodeJS.ErrnoException).code ?? err.message})`,
+            ),
+          );
+        try {
+          socket.send(packet, target.port, target.address, (err) => err && failed(err));
+        } catch (err) {
+          // A socket closed under us (close() or a socket error) throws instead of calling back.
+          return failed(err as Error);
+        }
         // The last wait ends at the deadline itself: no packet is sent that could not be answered.
         timer = delay < left ? setTimeout(send, delay) : setTimeout(timeOut, left);
         timer.unref();
