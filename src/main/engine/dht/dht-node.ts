@@ -129,12 +129,15 @@ export class DhtNode extends EventEmitter<DhtNodeEvents> {
   private readonly bootstrapHosts: DhtHost[];
   private readonly stateFile: string | undefined;
   private readonly outstanding = new Map<string, Outstanding>();
+  /** "ip:port" → queries outstanding to it: replies we wait for are never rate-limited. */
+  private readonly awaiting = new Map<string, number>();
   private readonly waiting: (() => void)[] = [];
   private readonly pinging = new Set<string>();
   private nextTid = Math.floor(Math.random() * 0x10000);
   private maintenanceTimer: NodeJS.Timeout | undefined;
   private bootstrapping: Promise<void> | null = null;
   private closed = false;
+  private lastSaved = '';
   private boundPort = 0;
   private readonly counters = {
     received: 0,
@@ -171,13 +174,22 @@ export class DhtNode extends EventEmitter<DhtNodeEvents> {
     const saved = o.stateFile ? await loadState(o.stateFile) : null;
     const nodeId = o.nodeId ?? saved?.nodeId ?? randomBytes(ID_LENGTH);
     const socket = createSocket({ type: 'udp4' });
-    await new Promise<void>((resolve, reject) => {
-      socket.once('error', reject);
-      socket.bind({ address: o.host, port: o.port ?? 0, exclusive: true }, () => {
-        socket.off('error', reject);
-        resolve();
+    try {
+      await new Promise<void>((resolve, reject) => {
+        socket.once('error', reject);
+        socket.bind({ address: o.host, port: o.port ?? 0, exclusive: true }, () => {
+          socket.off('error', reject);
+          resolve();
+        });
       });
-    });
+    } catch (e) {
+      socket.close();
+      throw new EngineError(
+        'dht',
+        `cannot bind DHT socket to ${o.host}:${o.port ?? 0}: ${e instanceof Error ? e.message : String(e)}`,
+        { cause: e },
+      );
+    }
     const node = new DhtNode(o, Uint8Array.from(nodeId), socket);
     node.boundPort = socket.address().port;
     socket.on('message', (msg, rinfo) => node.onDatagram(msg, rinfo));
@@ -238,6 +250,9 @@ export class DhtNode extends EventEmitter<DhtNodeEvents> {
    */
   async getPeers(infoHash: Uint8Array, opts: GetPeersOptions = {}): Promise<PeerAddress[]> {
     if (infoHash.length !== ID_LENGTH) throw new EngineError('dht', 'info-hash must be 20 bytes');
+    const port = opts.announcePort;
+    if (port !== undefined && (!Number.isInteger(port) || port < 1 || port > 65535))
+      throw new EngineError('dht', `bad announce port ${port}`);
     if (this.closed) return [];
     await this.bootstrapping;
     if (this.table.size() === 0 && this.bootstrapHosts.length > 0) {
@@ -262,10 +277,7 @@ export class DhtNode extends EventEmitter<DhtNodeEvents> {
       'dht',
       `get_peers ${hex}: ${result.peers.length} peers, ${result.queries} queries, ${result.responses} replies`,
     );
-    const port = opts.announcePort;
     if (port !== undefined && !this.closed) {
-      if (!Number.isInteger(port) || port < 1 || port > 65535)
-        throw new EngineError('dht', `bad announce port ${port}`);
       await Promise.all(
         result.closest
           .filter((c) => c.token)
@@ -314,13 +326,20 @@ export class DhtNode extends EventEmitter<DhtNodeEvents> {
         .filter((n) => this.table.status(n) !== 'bad')
         .map((n) => ({ id: Buffer.from(n.id).toString('hex'), ip: n.ip, port: n.port })),
     };
-    await writeFileAtomic(this.stateFile, JSON.stringify(state));
+    const text = JSON.stringify(state);
+    if (text === this.lastSaved) return;
+    await writeFileAtomic(this.stateFile, text);
+    this.lastSaved = text;
   }
 
   // ---- sending ------------------------------------------------------------------------------
 
-  private isSelf(c: { ip: string; port: number }): boolean {
-    return c.port === this.boundPort && (c.ip === this.host || this.host === '0.0.0.0');
+  /** Our own address (or id): never queried, never handed out. */
+  private isSelf(c: { ip: string; port: number; id?: Uint8Array }): boolean {
+    if (c.id && equalBytes(c.id, this.nodeId)) return true;
+    if (c.port !== this.boundPort) return false;
+    // Bound to all interfaces: our address as others see it is unknown; loopback is surely us.
+    return c.ip === this.host || (this.host === '0.0.0.0' && c.ip.startsWith('127.'));
   }
 
   private send(to: { ip: string; port: number }, msg: KrpcMessage): void {
@@ -352,6 +371,8 @@ export class DhtNode extends EventEmitter<DhtNodeEvents> {
       key = Buffer.from(t).toString('latin1');
     } while (this.outstanding.has(key));
     this.counters.queriesSent++;
+    const address = `${to.ip}:${to.port}`;
+    this.awaiting.set(address, (this.awaiting.get(address) ?? 0) + 1);
     const reply = await new Promise<KrpcResponseBody | null>((resolve) => {
       const timer = setTimeout(() => {
         this.outstanding.delete(key);
@@ -363,6 +384,9 @@ export class DhtNode extends EventEmitter<DhtNodeEvents> {
       this.outstanding.set(key, { ip: to.ip, port: to.port, timer, resolve });
       this.send(to, { t, y: 'q', v: VERSION, query: q });
     });
+    const left = (this.awaiting.get(address) ?? 1) - 1;
+    if (left > 0) this.awaiting.set(address, left);
+    else this.awaiting.delete(address);
     this.waiting.shift()?.();
     return reply;
   }
@@ -372,11 +396,18 @@ export class DhtNode extends EventEmitter<DhtNodeEvents> {
   private onDatagram(buf: Buffer, rinfo: RemoteInfo): void {
     if (this.closed) return;
     this.counters.received++;
-    if (!this.limiter.allow(rinfo.address)) {
+    // Over its rate, an IP is only heard if we await a reply from that very address, and then
+    // only for replies (a flooder we happen to be pinging gets no free pass for its queries).
+    const allowed = this.limiter.allow(rinfo.address);
+    if (!allowed && !this.awaiting.has(`${rinfo.address}:${rinfo.port}`)) {
       this.counters.rateLimited++;
       return;
     }
     const msg = decodeKrpc(buf);
+    if (!allowed && msg?.y !== 'r' && msg?.y !== 'e') {
+      this.counters.rateLimited++;
+      return;
+    }
     if (!msg) {
       this.counters.malformed++;
       return;

@@ -145,10 +145,11 @@ export function lookup(o: LookupOptions): Promise<LookupResult> {
         c.state = 'answered';
         c.id = reply.id;
         if (reply.token) c.token = reply.token;
-        if (c.d === -1n) {
-          // A bootstrap node: now that we know its id, put it where it belongs.
+        const d = idToBigInt(reply.id) ^ target;
+        if (d !== c.d) {
+          // A bootstrap node, or one that is not who its referrer said: sort by its real id.
           candidates.splice(candidates.indexOf(c), 1);
-          c.d = idToBigInt(reply.id) ^ target;
+          c.d = d;
           insertSorted(candidates, c);
         }
         const from: NodeContact = { id: reply.id, ip: c.seed.ip, port: c.seed.port };
