@@ -102,6 +102,13 @@ test('drop a .torrent, watch it download, pause, resume, finish; peers listed', 
   ).toBeVisible();
   await expect(peers).toContainText(/qBittorrent|aria2/);
   await shot(page, '05-peers');
+  // The Sources tab says where they came from.
+  await page.getByRole('tab', { name: 'Sources' }).click();
+  await expect(
+    page.getByRole('table', { name: 'Peer sources' }).getByRole('row', { name: /^Trackers 2 2$/ }),
+  ).toBeVisible();
+  await expect(page.getByRole('table', { name: 'Trackers' })).toContainText(swarm.announceUrl);
+  await shot(page, '05b-sources');
   await page.getByRole('tab', { name: 'Pieces' }).click();
 
   // Pause: no more data arrives.

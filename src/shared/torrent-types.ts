@@ -101,8 +101,17 @@ export interface TrackerRow {
 }
 
 /** Everything the detail view shows for one torrent. */
+/** Where a torrent's peers came from, for the Sources tab. */
+export interface PeerSourceRow {
+  source: PeerRow['source'];
+  /** Addresses known from this source (connected or not, banned ones excluded). */
+  known: number;
+  connected: number;
+}
+
 export interface TorrentDetail {
   summary: TorrentSummary;
+  sources: PeerSourceRow[];
   /** PieceState per piece. */
   pieces: Uint8Array;
   peers: PeerRow[];

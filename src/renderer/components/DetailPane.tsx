@@ -1,6 +1,6 @@
 import { useState } from 'react';
 import { formatBytes, formatRate } from '../../shared/format';
-import type { FileRow, PeerRow, TrackerRow } from '../../shared/torrent-types';
+import type { FileRow, PeerRow, PeerSourceRow, TrackerRow } from '../../shared/torrent-types';
 import { useAppState } from '../app-context';
 import { PieceMap } from './PieceMap';
 
@@ -8,8 +8,9 @@ import { PieceMap } from './PieceMap';
 const NO_PEERS: PeerRow[] = [];
 const NO_FILES: FileRow[] = [];
 const NO_TRACKERS: TrackerRow[] = [];
+const NO_SOURCES: PeerSourceRow[] = [];
 
-const TABS = ['Pieces', 'Peers', 'Files', 'Trackers'] as const;
+const TABS = ['Pieces', 'Peers', 'Files', 'Sources'] as const;
 type Tab = (typeof TABS)[number];
 
 /** Choke/interest flags as letters, the way BitTorrent clients show them, with a title that spells them out. */
@@ -92,7 +93,48 @@ function FilesTab() {
   );
 }
 
-function TrackersTab() {
+const SOURCE_LABEL: Record<PeerSourceRow['source'], string> = {
+  tracker: 'Trackers',
+  dht: 'DHT',
+  pex: 'Peer exchange (PEX)',
+  magnet: 'Magnet link (x.pe)',
+  incoming: 'Incoming connections',
+  manual: 'Added by hand',
+};
+
+/** Where peers came from, then each tracker's state. */
+function SourcesTab() {
+  const sources = useAppState((s) => s.detail?.sources ?? NO_SOURCES);
+  return (
+    <>
+      {sources.length === 0 ? (
+        <p className="muted">No peers known yet.</p>
+      ) : (
+        <table className="detail-table" aria-label="Peer sources">
+          <thead>
+            <tr>
+              <th scope="col">Source</th>
+              <th scope="col">Peers known</th>
+              <th scope="col">Connected</th>
+            </tr>
+          </thead>
+          <tbody>
+            {sources.map((r) => (
+              <tr key={r.source}>
+                <td>{SOURCE_LABEL[r.source]}</td>
+                <td className="num">{r.known}</td>
+                <td className="num">{r.connected}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      <TrackersTable />
+    </>
+  );
+}
+
+function TrackersTable() {
   const trackers = useAppState((s) => s.detail?.trackers ?? NO_TRACKERS);
   if (trackers.length === 0) return <p className="muted">This torrent has no trackers.</p>;
   const time = (t: number | null) => (t === null ? '–' : new Date(t).toLocaleTimeString());
@@ -169,7 +211,7 @@ export function DetailPane() {
         {tab === 'Pieces' && <PieceMap />}
         {tab === 'Peers' && <PeersTab />}
         {tab === 'Files' && <FilesTab />}
-        {tab === 'Trackers' && <TrackersTab />}
+        {tab === 'Sources' && <SourcesTab />}
       </div>
     </section>
   );

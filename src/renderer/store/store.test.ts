@@ -55,6 +55,7 @@ describe('app store', () => {
     store.getState().select([A, B]);
     const detail: TorrentDetail = {
       summary: summary(A),
+      sources: [],
       pieces: Uint8Array.from([2, 1, 0, 0]),
       peers: [],
       files: [],
@@ -81,6 +82,7 @@ describe('app store', () => {
     store.getState().select([B]);
     store.getState().applyDetail({
       summary: summary(A),
+      sources: [],
       pieces: new Uint8Array(4),
       peers: [],
       files: [],

@@ -181,6 +181,14 @@ export class PeerDirectory {
       .map((p) => ({ address: p.address, source: p.source }));
   }
 
+  /** Known (not banned) addresses per source. */
+  countBySource(): Map<PeerSource, number> {
+    const out = new Map<PeerSource, number>();
+    for (const p of this.known.values())
+      if (p.state !== 'banned') out.set(p.source, (out.get(p.source) ?? 0) + 1);
+    return out;
+  }
+
   counts(): { known: number; banned: number } {
     let banned = 0;
     for (const peer of this.known.values()) if (peer.state === 'banned') banned++;

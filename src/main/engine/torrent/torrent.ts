@@ -4,6 +4,8 @@ import type { Duplex } from 'node:stream';
 import {
   PieceState,
   type FileRow,
+  type PeerRow,
+  type PeerSourceRow,
   type TorrentDetail,
   type TorrentState,
   type TorrentSummary,
@@ -533,10 +535,12 @@ export class Torrent extends EventEmitter<TorrentEvents> {
 
   detail(): TorrentDetail {
     const m = this.content?.metainfo;
+    const peers = this.content ? this.content.swarm.rows() : (this.fetcher?.rows() ?? []);
     return {
       summary: this.summary(),
+      sources: this.sourceRows(peers),
       pieces: this.pieceStates(),
-      peers: this.content ? this.content.swarm.rows() : (this.fetcher?.rows() ?? []),
+      peers,
       files: this.fileRows(),
       trackers: this.trackerRows(),
       infoHash: this.id,
@@ -545,6 +549,22 @@ export class Torrent extends EventEmitter<TorrentEvents> {
       comment: m?.comment ?? null,
       createdBy: m?.createdBy ?? null,
     };
+  }
+
+  /** Where the peers came from: tracker, DHT, PEX, the magnet link, incoming, by hand. */
+  private sourceRows(peers: PeerRow[]): PeerSourceRow[] {
+    const directory = this.content ? this.content.swarm.directory : this.fetcher?.directory;
+    const known = directory?.countBySource() ?? new Map<PeerSource, number>();
+    const connected = new Map<PeerSource, number>();
+    for (const p of peers) connected.set(p.source, (connected.get(p.source) ?? 0) + 1);
+    const order: PeerSource[] = ['tracker', 'dht', 'pex', 'magnet', 'incoming', 'manual'];
+    return order
+      .filter((source) => known.has(source) || connected.has(source))
+      .map((source) => ({
+        source,
+        known: Math.max(known.get(source) ?? 0, connected.get(source) ?? 0),
+        connected: connected.get(source) ?? 0,
+      }));
   }
 
   pieceStates(): Uint8Array {
