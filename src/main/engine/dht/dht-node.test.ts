@@ -188,6 +188,44 @@ describe('DhtNode queries (DH-04)', () => {
   });
 });
 
+describe('DhtNode limits', () => {
+  it('keeps at most maxOutstanding queries in flight; the rest wait their turn', async () => {
+    const n = await node({ queryTimeoutMs: 100, maxOutstanding: 4 });
+    const silent = await Promise.all(Array.from({ length: 12 }, () => raw()));
+    let peak = 0;
+    const timer = setInterval(() => (peak = Math.max(peak, n.stats().outstanding)), 5);
+    const results = await Promise.all(silent.map((s) => n.addNode(s.host, s.port)));
+    clearInterval(timer);
+    expect(results.every((r) => r === false)).toBe(true);
+    expect(peak).toBeLessThanOrEqual(4);
+    expect(n.stats()).toMatchObject({ outstanding: 0, waiting: 0, timeouts: 12 });
+    // Every silent address did get its ping, in turn.
+    for (const s of silent) expect(s.inbox.some((m) => m.msg?.y === 'q')).toBe(true);
+  });
+
+  it('over the rate, a reply we await still gets through but a query from the same address does not', async () => {
+    const n = await node({ queryTimeoutMs: 1000, rateLimit: { perSecond: 1, burst: 2 } });
+    const a = await raw();
+    a.send(n, query('q1', { method: 'ping', id: id(1) }));
+    a.send(n, query('q2', { method: 'ping', id: id(1) }));
+    a.send(n, query('q3', { method: 'ping', id: id(1) })); // over the burst: dropped
+    await waitUntil('the third query to be dropped', () => n.stats().rateLimited === 1);
+    const added = n.addNode(a.host, a.port);
+    // Two pings come: the node verifying the address that queried it, and addNode's.
+    const pings: KrpcMessage[] = [];
+    while (pings.length < 2) {
+      const m = await a.next(1000, true);
+      if (!m) break;
+      if (m.msg?.y === 'q') pings.push(m.msg);
+    }
+    expect(pings.length).toBe(2);
+    a.send(n, query('q4', { method: 'ping', id: id(1) })); // still over the rate: dropped
+    for (const p of pings) a.send(n, encodeKrpc({ t: p.t, y: 'r', response: { id: id(1) } }));
+    expect(await added).toBe(true);
+    expect(n.stats().rateLimited).toBe(2);
+  });
+});
+
 describe('a loopback DHT of Tessera nodes', () => {
   it('20 nodes: one announces an info-hash, another finds it with get_peers', async () => {
     const first = await node();
