@@ -88,9 +88,13 @@ class FakeTracker {
     });
   }
 
-  static async start(handler: Handler = standard, host = '127.0.0.1'): Promise<FakeTracker> {
+  static async start(
+    handler: Handler = standard,
+    host = '127.0.0.1',
+    port = 0,
+  ): Promise<FakeTracker> {
     const socket = dgram.createSocket(host.includes(':') ? 'udp6' : 'udp4');
-    socket.bind(0, host);
+    socket.bind(port, host);
     await once(socket, 'listening');
     const t = new FakeTracker(socket, handler);
     trackers.push(t);
@@ -367,6 +371,70 @@ describe('UDP tracker client against a scripted tracker', () => {
     ]);
   });
 
+  describe.skipIf(!hasIpv6)('UT-08: a host name with IPv4 and IPv6 addresses', () => {
+    const v6Peers = Buffer.from('20010db8000000000000000000000001' + '1ae1', 'hex');
+    const dual = async (v6Handler: Handler, v4Handler: Handler = standard) => {
+      const v4 = await FakeTracker.start(v4Handler);
+      const v6 = await FakeTracker.start(v6Handler, '::1', v4.port);
+      const lookup = vi.fn(async () => [
+        { address: '::1', family: 6 },
+        { address: '127.0.0.1', family: 4 },
+        { address: '127.0.0.2', family: 4 },
+      ]);
+      return { v4, v6, lookup, url: `udp://dual.test:${v4.port}/announce` };
+    };
+
+    it('is announced to at both, with the same key, and the peers are merged', async () => {
+      const { v4, v6, lookup, url } = await dual((r, reply) =>
+        r.action === 0
+          ? reply(connectReply(r.tid))
+          : reply(announceReply(r.tid, { peers: v6Peers, seeders: 9, interval: 1200 })),
+      );
+      const res = await client({ lookup }).announce(url, request);
+      expect(res.peers).toHaveLength(2);
+      expect(res.peers).toEqual(
+        expect.arrayContaining([
+          { ip: '127.0.0.5', port: 6881 },
+          { ip: '2001:db8::1', port: 6881 },
+        ]),
+      );
+      expect([res.complete, res.incomplete, res.intervalSec]).toEqual([9, 4, 1200]);
+      expect(v4.actions()).toEqual([0, 1]);
+      expect(v6.actions()).toEqual([0, 1]);
+      const key = (t: FakeTracker) => t.received[1]!.packet.subarray(88, 92).toString('hex');
+      expect(key(v4)).toBe('0badcafe');
+      expect(key(v6)).toBe('0badcafe');
+    });
+
+    it('a silent family is given up on shortly after the other answered', async () => {
+      const { v6, lookup, url } = await dual(() => undefined);
+      const t0 = Date.now();
+      const res = await client({ lookup, dualStackGraceMs: 100 }).announce(url, request, {
+        timeoutMs: 10_000,
+      });
+      expect(Date.now() - t0).toBeLessThan(2_000);
+      expect(res.peers).toEqual([{ ip: '127.0.0.5', port: 6881 }]);
+      expect(v6.actions()[0]).toBe(0);
+    });
+
+    it('when both fail, the error names both addresses', async () => {
+      const refuse: Handler = (r, reply) =>
+        r.action === 0 ? reply(connectReply(r.tid)) : reply(errorReply(r.tid, 'no'));
+      const { lookup, url } = await dual(refuse, refuse);
+      await expect(client({ lookup }).announce(url, request)).rejects.toThrow(
+        /^(::1: tracker said: no; 127\.0\.0\.1: tracker said: no)$/,
+      );
+    });
+
+    it('a client bound to an IPv4 address asks for and uses IPv4 only', async () => {
+      const { v4, v6, lookup, url } = await dual(standard);
+      await client({ lookup, localAddress: '127.0.0.1' }).announce(url, request);
+      expect(lookup).toHaveBeenCalledWith('dual.test', 4);
+      expect(v4.actions()).toEqual([0, 1]);
+      expect(v6.actions()).toEqual([]);
+    });
+  });
+
   it('UT-07: scrape sends the hashes and reads seeders, completed, leechers', async () => {
     const tracker = await FakeTracker.start();
     const res = await client().scrape(tracker.url(), [Buffer.alloc(20, 1), Buffer.alloc(20, 2)]);
@@ -401,7 +469,7 @@ describe('UDP tracker client against a scripted tracker', () => {
   it('resolves host names with the injected lookup and reports a failed one', async () => {
     const tracker = await FakeTracker.start();
     const lookup = vi.fn(async (host: string) => {
-      if (host === 'tracker.test') return { address: '127.0.0.1', family: 4 };
+      if (host === 'tracker.test') return [{ address: '127.0.0.1', family: 4 }];
       throw Object.assign(new Error('nope'), { code: 'ENOTFOUND' });
     });
     const c = client({ lookup });

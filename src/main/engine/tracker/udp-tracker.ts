@@ -6,6 +6,7 @@ import dgram from 'node:dgram';
 import dns from 'node:dns/promises';
 import { isIP } from 'node:net';
 import {
+  MAX_PEERS_PER_REPLY,
   TrackerError,
   type AnnounceRequest,
   type AnnounceResponse,
@@ -26,6 +27,8 @@ import {
 /** UT-04: a connection id may be used for at most this long after it was received. */
 export const CONNECTION_ID_TTL_MS = 60_000;
 const DEFAULT_TIMEOUT_MS = 15_000;
+/** UT-08: once one address family answered, the other gets this much longer. */
+const DUAL_STACK_GRACE_MS = 2_000;
 
 /** UT-05: wait 15·2^n s after the n-th send (n = 0…8, at most 3840 s) before sending again. */
 export function bep15RetryDelayMs(n: number): number {
@@ -39,8 +42,13 @@ export interface UdpTrackerOptions {
   now?: () => number;
   /** Delay before the next send after the n-th one. Default bep15RetryDelayMs. */
   retryDelayMs?: (n: number) => number;
-  /** Host name resolution. Default dns.lookup (family of `localAddress` when it is set). */
-  lookup?: (host: string, family: 0 | 4 | 6) => Promise<{ address: string; family: number }>;
+  /**
+   * Host name resolution, every address. Default dns.lookup with `all` (only the family of
+   * `localAddress` when it is set).
+   */
+  lookup?: (host: string, family: 0 | 4 | 6) => Promise<{ address: string; family: number }[]>;
+  /** UT-08: how long the other family may take after the first answered. Default 2 s. */
+  dualStackGraceMs?: number;
 }
 
 export interface UdpRequestOptions {
@@ -116,14 +124,66 @@ export class UdpTrackerClient {
     this.retryDelayMs = opts.retryDelayMs ?? bep15RetryDelayMs;
   }
 
-  /** Announces (connecting first when there is no connection id younger than 60 s). */
+  /**
+   * Announces (connecting first when there is no connection id younger than 60 s). A host name
+   * with both IPv4 and IPv6 addresses is announced to at both, with the same request and so the
+   * same key (UT-08); the peers of both replies are merged.
+   */
   async announce(
     url: string,
     request: AnnounceRequest,
     o: UdpRequestOptions = {},
   ): Promise<AnnounceResponse> {
     const budget = this.budget(o);
-    const target = await this.resolve(url, budget);
+    const targets = await this.resolve(url, budget);
+    if (targets.length === 1) return this.announceTo(targets[0]!, request, budget);
+    return this.announceDualStack(targets, request, budget);
+  }
+
+  private async announceDualStack(
+    targets: Target[],
+    request: AnnounceRequest,
+    budget: Budget,
+  ): Promise<AnnounceResponse> {
+    const grace = new AbortController();
+    const signal = budget.signal ? AbortSignal.any([budget.signal, grace.signal]) : grace.signal;
+    let timer: NodeJS.Timeout | undefined;
+    const results = await Promise.allSettled(
+      targets.map((t) =>
+        this.announceTo(t, request, { ...budget, signal, sends: 0 }).then((res) => {
+          if (timer === undefined) {
+            timer = setTimeout(
+              () => grace.abort(),
+              this.opts.dualStackGraceMs ?? DUAL_STACK_GRACE_MS,
+            );
+            timer.unref();
+          }
+          return res;
+        }),
+      ),
+    );
+    clearTimeout(timer);
+    const ok: AnnounceResponse[] = [];
+    const failures: string[] = [];
+    results.forEach((r, i) => {
+      if (r.status === 'fulfilled') ok.push(r.value);
+      else
+        failures.push(
+          `${targets[i]!.address}: ${r.reason instanceof Error ? r.reason.message : String(r.reason)}`,
+        );
+    });
+    if (ok.length === 0) {
+      if (budget.signal?.aborted) throw new TrackerError('announce cancelled');
+      throw new TrackerError(failures.join('; '));
+    }
+    return mergeReplies(ok);
+  }
+
+  private async announceTo(
+    target: Target,
+    request: AnnounceRequest,
+    budget: Budget,
+  ): Promise<AnnounceResponse> {
     try {
       for (;;) {
         const conn = await this.connection(target, budget);
@@ -158,7 +218,8 @@ export class UdpTrackerClient {
     if (infoHashes.length === 0 || infoHashes.length > MAX_SCRAPE_HASHES)
       throw new TrackerError(`a UDP scrape carries 1 to ${MAX_SCRAPE_HASHES} info-hashes`);
     const budget = this.budget(o);
-    const target = await this.resolve(url, budget);
+    // Scrape is for display: the first address is enough.
+    const target = (await this.resolve(url, budget))[0]!;
     try {
       for (;;) {
         const conn = await this.connection(target, budget);
@@ -204,7 +265,8 @@ export class UdpTrackerClient {
     return { deadline: Date.now() + timeoutMs, timeoutMs, signal: o.signal, sends: 0 };
   }
 
-  private async resolve(url: string, budget: Budget): Promise<Target> {
+  /** One address, or one IPv4 and one IPv6 address of a host name (UT-08). */
+  private async resolve(url: string, budget: Budget): Promise<Target[]> {
     let parsed: URL;
     try {
       parsed = new URL(url);
@@ -220,36 +282,44 @@ export class UdpTrackerClient {
     if (host === '') throw new TrackerError(`UDP tracker URL has no host: ${url}`);
     const local = this.opts.localAddress;
     const localFamily = local ? isIP(local) : 0;
-    let address: string;
-    let family: number;
+    let addresses: { address: string; family: number }[];
     const literal = isIP(host);
     if (literal !== 0) {
-      address = host;
-      family = literal;
+      addresses = [{ address: host, family: literal }];
     } else {
       const lookup =
         this.opts.lookup ??
-        ((h: string, f: 0 | 4 | 6) => dns.lookup(h, f === 0 ? {} : { family: f }));
+        ((h: string, f: 0 | 4 | 6) =>
+          dns.lookup(h, f === 0 ? { all: true } : { all: true, family: f }));
       try {
-        ({ address, family } = await this.within(
+        addresses = await this.within(
           budget,
           lookup(host, localFamily as 0 | 4 | 6),
           `could not resolve ${host} within ${secondsText(budget.timeoutMs)}`,
-        ));
+        );
       } catch (err) {
         if (err instanceof TrackerError) throw err;
         const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
         throw new TrackerError(`could not resolve ${host} (${code})`);
       }
+      // A bound socket can only reach its own family.
+      if (localFamily !== 0) addresses = addresses.filter((a) => a.family === localFamily);
+      if (addresses.length === 0) throw new TrackerError(`could not resolve ${host} (no address)`);
     }
-    const canonical = canonicalIp(address);
-    return {
-      address: canonical,
-      port,
-      family: family === 6 ? 6 : 4,
-      urlData: parsed.pathname + parsed.search,
-      id: `${canonical}|${port}`,
-    };
+    const targets: Target[] = [];
+    for (const { address, family } of addresses) {
+      const f = family === 6 ? 6 : 4;
+      if (targets.some((t) => t.family === f)) continue;
+      const canonical = canonicalIp(address);
+      targets.push({
+        address: canonical,
+        port,
+        family: f,
+        urlData: parsed.pathname + parsed.search,
+        id: `${canonical}|${port}`,
+      });
+    }
+    return targets;
   }
 
   /** A connection id younger than 60 s (UT-04), from the cache or a fresh connect. */
@@ -447,4 +517,30 @@ export async function udpAnnounce(
   } finally {
     client.close();
   }
+}
+
+/** UT-08: one reply from the replies of both families: peers of both, the longer interval. */
+function mergeReplies(replies: AnnounceResponse[]): AnnounceResponse {
+  const seen = new Set<string>();
+  const peers = replies
+    .flatMap((r) => r.peers)
+    .filter((p) => {
+      const k = `${p.ip}|${p.port}`;
+      return !seen.has(k) && seen.add(k);
+    })
+    .slice(0, MAX_PEERS_PER_REPLY);
+  const most = (pick: (r: AnnounceResponse) => number | null) =>
+    replies.reduce<number | null>((m, r) => {
+      const v = pick(r);
+      return v === null ? m : Math.max(m ?? 0, v);
+    }, null);
+  return {
+    intervalSec: Math.max(...replies.map((r) => r.intervalSec)),
+    minIntervalSec: most((r) => r.minIntervalSec),
+    peers,
+    complete: most((r) => r.complete),
+    incomplete: most((r) => r.incomplete),
+    warning: null,
+    trackerId: null,
+  };
 }
