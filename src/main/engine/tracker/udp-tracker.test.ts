@@ -2,9 +2,10 @@
 // byte for byte, and what the client makes of every kind of reply (BEP 15, UT-01…UT-07).
 import dgram from 'node:dgram';
 import { once } from 'node:events';
+import fc from 'fast-check';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Announcer } from './announcer';
-import type { AnnounceRequest, PeerAddress } from './http-announce';
+import { TrackerError, type AnnounceRequest, type PeerAddress } from './http-announce';
 import { UDP_PROTOCOL_ID } from './udp-codec';
 import { UdpTrackerClient, bep15RetryDelayMs, udpAnnounce } from './udp-tracker';
 
@@ -496,6 +497,39 @@ describe('UDP tracker client against a scripted tracker', () => {
     c.close();
     expect(sockets.created).toHaveLength(2);
     await sockets.allClosed();
+  });
+});
+
+describe('fuzz over the wire', () => {
+  it('any reply bearing our transaction id ends in a sane response or a TrackerError', async () => {
+    let next: { action: number; tail: Uint8Array } = { action: 1, tail: new Uint8Array() };
+    const tracker = await FakeTracker.start((r, reply) => {
+      if (r.action === 0) return reply(connectReply(r.tid));
+      const head = Buffer.alloc(8);
+      head.writeUInt32BE(next.action, 0);
+      head.writeUInt32BE(r.tid, 4);
+      reply(Buffer.concat([head, next.tail]));
+    });
+    const c = client();
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom(0, 1, 1, 1, 2, 3, 0xffffffff),
+        fc.uint8Array({ maxLength: 300 }),
+        async (action, tail) => {
+          next = { action, tail };
+          try {
+            const res = await c.announce(tracker.url(), request, { timeoutMs: 2_000 });
+            expect(res.intervalSec).toBeGreaterThanOrEqual(60);
+            for (const p of res.peers) expect(p.port).toBeGreaterThan(0);
+          } catch (e) {
+            if (!(e instanceof TrackerError)) throw e;
+            expect(e.message).not.toMatch(/timed out/);
+          }
+        },
+      ),
+      { numRuns: 150 },
+    );
+    expect(c.inFlight).toBe(0);
   });
 });
 
