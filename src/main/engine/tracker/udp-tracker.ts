@@ -441,7 +441,7 @@ export class UdpTrackerClient {
         if (settled) return;
         const left = budget.deadline - Date.now();
         if (left <= 0) return timeOut();
-        if (budget.sends > 0 && conn !== null && !this.fresh(conn)) return settle(null, EXPIRED);
+        if (tids.length > 0 && conn !== null && !this.fresh(conn)) return settle(null, EXPIRED);
         let tid = randomTransactionId();
         while (this.pending.has(tid)) tid = randomTransactionId();
         tids.push(tid);
