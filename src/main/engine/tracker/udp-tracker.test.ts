@@ -1,5 +1,5 @@
 // The UDP tracker client against a scripted fake tracker on loopback: what the tracker receives,
-// byte for byte, and what the client makes of every kind of reply (BEP 15, UT-01…UT-07).
+// byte for byte, and what the client makes of every kind of reply (BEP 15, UT-01…UT-08).
 import dgram from 'node:dgram';
 import { once } from 'node:events';
 import fc from 'fast-check';
