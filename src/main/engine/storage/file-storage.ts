@@ -35,10 +35,11 @@ const DIRECT_IO_MIN_FILE_BYTES = 256 * 1024;
 
 export interface FileStorageOptions {
   /**
-   * Write the page-aligned middle of each piece with O_DIRECT when the piece is in a
-   * PieceBufferArena slot (default true). The page cache is skipped for those bytes: on the
-   * benchmark's VM, filling fresh page-cache pages cost 1.3–2.5 CPU seconds per GiB of kernel
-   * time, O_DIRECT about 0.1. Filesystems without O_DIRECT (tmpfs) fall back by themselves.
+   * Write the whole pages of each piece with O_DIRECT when the piece is in a page-aligned
+   * buffer from allocPieceBuffer (default true). The page cache is skipped for those bytes: on
+   * the benchmark's VM, filling fresh page-cache pages cost 1.3–2.5 CPU seconds per GiB of
+   * kernel time, O_DIRECT about 0.1. Filesystems without O_DIRECT (tmpfs) fall back by
+   * themselves; pieces in other buffers, and the partial pages at file edges, are buffered.
    */
   directIo?: boolean;
 }

@@ -1,7 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { HashPool, verifyPiece } from './hash-pool';
-import { PieceBufferArena } from './piece-buffers';
 
 const pool = new HashPool(2);
 afterAll(() => pool.destroy());
@@ -35,8 +34,10 @@ describe('HashPool', () => {
   });
 
   it('shares a piece on shared memory with the worker: same view back, nothing detached', async () => {
-    const arena = new PieceBufferArena(65536, 4);
-    const pieces = [0, 1, 2, 3].map((i) => arena.take(65536 - i * 1000)!.fill(i + 1));
+    const memory = new SharedArrayBuffer(4 * 65536);
+    const pieces = [0, 1, 2, 3].map((i) =>
+      Buffer.from(memory, i * 65536, 65536 - i * 1000).fill(i + 1),
+    );
     const results = await Promise.all(pieces.map((p) => pool.sha1(p)));
     results.forEach((r, i) => {
       expect(r.data).toBe(pieces[i]);

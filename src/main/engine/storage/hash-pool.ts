@@ -32,7 +32,7 @@ interface PoolWorker {
 
 /**
  * SHA-1 off the event loop (STYLE.md 16): a few worker threads hash whole pieces while the main
- * thread keeps moving bytes. A piece on shared memory (a PieceBufferArena slot) is shared with
+ * thread keeps moving bytes. A piece on shared memory (a SharedArrayBuffer) is shared with
  * the worker: nothing is copied or detached, and the caller must not change the bytes until the
  * promise settles. Any other piece's ArrayBuffer is transferred to a worker and back, so it must
  * own its memory (a slice of a shared pool is copied first).

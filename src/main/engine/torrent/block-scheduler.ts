@@ -1,6 +1,6 @@
 import { hasBit } from '../picker/bitfield';
 import { pickPieces } from '../picker/piece-picker';
-import { PieceBufferArena } from '../storage/piece-buffers';
+import { allocPieceBuffer } from '../storage/piece-buffers';
 
 /** Requests are for 16 KiB blocks: what every client serves and the most many will accept. */
 export const BLOCK_SIZE = 16 * 1024;
@@ -51,6 +51,13 @@ const enum BlockState {
   Requested = 1,
   Received = 2,
 }
+
+/**
+ * Piece buffers in memory at once by default. 64 MiB is 16 pieces of 4 MiB: a downloading
+ * piece per peer and a backlog of hashing and writing; with 96 MiB, peak RSS on a 1 GiB
+ * download reached 194–211 MB when the hashing worker fell behind on a busy machine.
+ */
+export const DEFAULT_MEMORY_BUDGET_BYTES = 64 * 1024 * 1024;
 
 /** Endgame asks at most this many peers for the same block. */
 const MAX_REQUESTS_PER_BLOCK = 2;
@@ -104,9 +111,7 @@ export class BlockScheduler {
   private pendingBytes = 0;
   private readonly pending = new Set<number>();
   private readonly memoryBudgetBytes: number;
-  /** Piece buffers: page-aligned slots of shared memory, reused piece after piece. */
-  private readonly arena: PieceBufferArena;
-  /** Plain piece-sized buffers ready for reuse (when the arena is full or unavailable). */
+  /** Piece-sized buffers ready for reuse. */
   private readonly spare: Buffer[] = [];
   private readonly random: () => number;
   /** Our verified pieces (MSB-first bitfield). */
@@ -118,13 +123,8 @@ export class BlockScheduler {
   constructor(private readonly opts: SchedulerOptions) {
     this.have = new Uint8Array(Math.ceil(opts.pieceCount / 8));
     this.availability = new Uint32Array(opts.pieceCount);
-    this.memoryBudgetBytes = opts.memoryBudgetBytes ?? 96 * 1024 * 1024;
+    this.memoryBudgetBytes = opts.memoryBudgetBytes ?? DEFAULT_MEMORY_BUDGET_BYTES;
     this.random = opts.random ?? Math.random;
-    // One slot more than the budget holds: a piece bigger than the budget is still fetched.
-    this.arena = new PieceBufferArena(
-      opts.pieceLength,
-      Math.max(1, Math.floor(this.memoryBudgetBytes / opts.pieceLength)) + 1,
-    );
   }
 
   pieceSize(index: number): number {
@@ -295,25 +295,24 @@ export class BlockScheduler {
    * piece buffers keeps big allocations — and the garbage collector's pauses — off the hot path.
    */
   recycle(buffer: Buffer): void {
-    // Arena memory goes back only as the very view it was handed out as: never as a spare.
-    if (this.arena.give(buffer) || buffer.buffer instanceof SharedArrayBuffer) return;
     if (
       buffer.length !== this.opts.pieceLength ||
-      this.spare.length * this.opts.pieceLength >= this.memoryBudgetBytes
+      this.spare.length * this.opts.pieceLength >= this.memoryBudgetBytes ||
+      // Given back twice, it must still be handed out only once.
+      this.spare.includes(buffer)
     )
       return;
     this.spare.push(buffer);
   }
 
   private takeBuffer(length: number): Buffer {
-    const slot = this.arena.take(length);
-    if (slot) return slot;
     if (length === this.opts.pieceLength) {
       const reused = this.spare.pop();
       if (reused) return reused;
     }
-    // Never pooled by Node: the buffer is transferred to a hashing worker and must own its memory.
-    return Buffer.allocUnsafeSlow(length);
+    // Owns its memory (it is transferred to a hashing worker) and is page-aligned where the
+    // engine allows (written with O_DIRECT).
+    return allocPieceBuffer(length);
   }
 
   /** The piece's hash matched and it is on disk. */
