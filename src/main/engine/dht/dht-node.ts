@@ -161,7 +161,9 @@ export class DhtNode extends EventEmitter<DhtNodeEvents> {
     this.limiter = new IpRateLimiter(o.rateLimit ?? DEFAULT_RATE_LIMIT, this.now);
     this.queryTimeoutMs = o.queryTimeoutMs ?? 2_000;
     this.maxOutstanding = o.maxOutstanding ?? 256;
-    this.bootstrapHosts = [...(o.bootstrap ?? [])];
+    this.bootstrapHosts = (o.bootstrap ?? []).filter(
+      (b) => b.host.length > 0 && Number.isInteger(b.port) && b.port >= 1 && b.port <= 65535,
+    );
     this.stateFile = o.stateFile;
   }
 
@@ -351,9 +353,14 @@ export class DhtNode extends EventEmitter<DhtNodeEvents> {
       debugLog('dht', `encode failed: ${e instanceof Error ? e.message : String(e)}`);
       return;
     }
-    this.socket.send(bytes, to.port, to.ip, (e) => {
-      if (e) debugLog('dht', `send to ${to.ip}:${to.port} failed: ${e.message}`);
-    });
+    try {
+      this.socket.send(bytes, to.port, to.ip, (e) => {
+        if (e) debugLog('dht', `send to ${to.ip}:${to.port} failed: ${e.message}`);
+      });
+    } catch (e) {
+      // A bad address or port from the network: nothing to send to.
+      debugLog('dht', `send to ${to.ip}:${to.port} refused: ${String(e)}`);
+    }
   }
 
   /** One query; the reply (from that very address) or null on timeout, error reply or close. */

@@ -53,6 +53,8 @@ interface Candidate {
 
 /** Most candidates remembered: far ones beyond this are forgotten. */
 const MAX_CANDIDATES = 256;
+/** Most peers one lookup collects (each reply may carry hundreds). */
+const MAX_PEERS = 2000;
 
 export function lookup(o: LookupOptions): Promise<LookupResult> {
   const alpha = o.alpha ?? ALPHA;
@@ -156,7 +158,7 @@ export function lookup(o: LookupOptions): Promise<LookupResult> {
         if (reply.values && reply.values.length > 0) {
           const fresh = reply.values.filter((p) => {
             const key = `${p.ip}:${p.port}`;
-            if (peers.has(key) || p.port === 0) return false;
+            if (peers.has(key) || p.port === 0 || peers.size >= MAX_PEERS) return false;
             peers.set(key, p);
             return true;
           });
