@@ -8,10 +8,16 @@ export function untilDone(t: Torrent): Promise<void> {
   );
 }
 
-/** A session that listens on loopback only and asks no tracker: peers are given by hand. */
+/** A session that listens on loopback only and asks no tracker and no DHT: peers are given by hand. */
 export function loopbackSession(
   downloadDir: string,
   opts: Partial<SessionOptions> = {},
 ): Promise<Session> {
-  return Session.create({ downloadDir, listenHost: '127.0.0.1', noTrackers: true, ...opts });
+  return Session.create({
+    downloadDir,
+    listenHost: '127.0.0.1',
+    noTrackers: true,
+    settings: { dht: { enabled: false, bootstrap: [] } },
+    ...opts,
+  });
 }

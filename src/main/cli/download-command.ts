@@ -1,12 +1,13 @@
 import { homedir } from 'node:os';
 import path from 'node:path';
+import { bootstrapNodeProblem, DEFAULT_SETTINGS } from '../../shared/settings';
 import { EngineError, isMagnetLink, parsePeerAddress, Session, type Torrent } from '../engine';
 import { flag, parseArgs, UsageError, value, values } from './args';
 import { progressReporter, type ProgressReporter } from './progress';
 import { readTorrentBytes } from './read-torrent-file';
 
 export const DOWNLOAD_USAGE =
-  'tessera download <file.torrent | magnet:?…> --out <dir> [--json] [--peer ip:port]... [--port N] [--bind ip] [--resume-dir DIR] [--no-trackers] [--timeout seconds] [--seed]';
+  'tessera download <file.torrent | magnet:?…> --out <dir> [--json] [--peer ip:port]... [--port N] [--bind ip] [--resume-dir DIR] [--no-trackers] [--no-dht] [--dht-bootstrap host:port]... [--dht-port N] [--timeout seconds] [--seed]';
 
 /**
  * `tessera download`: fetches one torrent into <out>/<name>, verifying every piece, and exits 0
@@ -14,8 +15,18 @@ export const DOWNLOAD_USAGE =
  */
 export async function runDownload(argv: readonly string[]): Promise<number> {
   const args = parseArgs(argv, {
-    booleans: ['json', 'no-trackers', 'seed'],
-    values: ['out', 'peer', 'port', 'timeout', 'max-peers', 'bind', 'resume-dir'],
+    booleans: ['json', 'no-trackers', 'seed', 'no-dht'],
+    values: [
+      'out',
+      'peer',
+      'port',
+      'timeout',
+      'max-peers',
+      'bind',
+      'resume-dir',
+      'dht-bootstrap',
+      'dht-port',
+    ],
   });
   if (args.positional.length !== 1) throw new UsageError(`usage: ${DOWNLOAD_USAGE}`);
   const out = value(args, 'out');
@@ -25,6 +36,13 @@ export async function runDownload(argv: readonly string[]): Promise<number> {
   const timeoutSec = optionalInt(args, 'timeout', 1, 7 * 24 * 3600);
   const maxPeers = optionalInt(args, 'max-peers', 1, 1000);
   const noTrackers = flag(args, 'no-trackers');
+  const dhtEnabled = !flag(args, 'no-dht');
+  const bootstrap = values(args, 'dht-bootstrap');
+  for (const node of bootstrap) {
+    const problem = bootstrapNodeProblem(node);
+    if (problem) throw new UsageError(`--dht-bootstrap ${problem}`);
+  }
+  const dhtPort = optionalInt(args, 'dht-port', 0, 65535);
 
   const input = args.positional[0]!;
   const bytes = isMagnetLink(input) ? null : await readTorrentBytes(input);
@@ -34,6 +52,13 @@ export async function runDownload(argv: readonly string[]): Promise<number> {
     noTrackers,
     maxPeersPerTorrent: maxPeers,
     bindAddress: value(args, 'bind'),
+    settings: {
+      dht: {
+        enabled: dhtEnabled,
+        bootstrap: bootstrap.length > 0 ? bootstrap : DEFAULT_SETTINGS.dht.bootstrap,
+      },
+    },
+    dhtPort,
     resumeDir: path.resolve(value(args, 'resume-dir') ?? defaultResumeDir()),
   });
   const mode = flag(args, 'json') ? 'json' : process.stderr.isTTY ? 'tty' : 'plain';
@@ -41,10 +66,15 @@ export async function runDownload(argv: readonly string[]): Promise<number> {
   try {
     const torrent = bytes ? await session.addTorrent(bytes) : await session.addMagnet(input);
     if (peers.length > 0) torrent.addPeers(peers, 'manual');
-    if (noTrackers && peers.length === 0)
-      throw new EngineError('no-peers', 'no trackers to ask (--no-trackers) and no --peer given');
+    if (noTrackers && peers.length === 0 && !dhtEnabled)
+      throw new EngineError(
+        'no-peers',
+        'no trackers to ask (--no-trackers), no DHT (--no-dht) and no --peer given',
+      );
     return await waitForCompletion(torrent, reporter, {
       haveManualPeers: peers.length > 0,
+      // With DHT nodes to ask, failing trackers are not the end: peers may still come from it.
+      dhtHasNodes: () => session.dhtNodeCount() > 0,
       timeoutSec,
       mode,
       seed: flag(args, 'seed'),
@@ -59,6 +89,7 @@ async function waitForCompletion(
   reporter: ProgressReporter,
   o: {
     haveManualPeers: boolean;
+    dhtHasNodes: () => boolean;
     timeoutSec: number | undefined;
     mode: 'tty' | 'plain' | 'json';
     /** Keep serving the complete torrent to others until interrupted. */
@@ -92,7 +123,8 @@ async function waitForCompletion(
     const tick = () => {
       reporter.update(torrent.summary());
       if (seeding) return;
-      const trackerProblem = !o.haveManualPeers ? unreachableTrackers(torrent) : null;
+      const trackerProblem =
+        !o.haveManualPeers && !o.dhtHasNodes() ? unreachableTrackers(torrent) : null;
       if (trackerProblem) finish({ error: new EngineError('tracker-unreachable', trackerProblem) });
       else if (o.timeoutSec !== undefined && Date.now() - started > o.timeoutSec * 1000) {
         const s = torrent.summary();
@@ -122,7 +154,7 @@ function unreachableTrackers(torrent: Torrent): string | null {
   if (summary.peersKnown > 0 || summary.peersConnected > 0) return null;
   const rows = torrent.trackerRows();
   if (rows.length === 0)
-    return 'the torrent names no tracker (HTTP) and no peer was given (--peer ip:port)';
+    return 'the torrent names no tracker, no DHT node answered, and no peer was given (--peer ip:port)';
   if (!rows.every((r) => r.status === 'error' || r.status === 'disabled')) return null;
   const first = rows.find((r) => r.lastError) ?? rows[0]!;
   const more =

@@ -2,6 +2,8 @@ import { EventEmitter } from 'node:events';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
+import { DEFAULT_SETTINGS, validateSettings, type Settings } from '../../shared/settings';
+import { DhtNode } from './dht';
 import { EngineError } from './errors';
 import { writeFileAtomic } from './util/atomic-write';
 import { parseMagnetLink, type MagnetLink } from './magnet/magnet-link';
@@ -31,6 +33,13 @@ export interface SessionOptions {
   resumeDir?: string;
   /** Do not announce to trackers (tests that give peers by hand). */
   noTrackers?: boolean;
+  /**
+   * Settings to start with. With a stateDir, the saved settings.json wins over these and
+   * changes are saved there. Default: DEFAULT_SETTINGS.
+   */
+  settings?: Settings;
+  /** UDP port of the DHT node; default the TCP listen port if free, else any. */
+  dhtPort?: number;
 }
 
 export interface AddTorrentOptions {
@@ -72,17 +81,77 @@ export class Session extends EventEmitter<SessionEvents> {
   private portValue = 0;
   private saveChain: Promise<void> = Promise.resolve();
   private closed = false;
+  private settingsValue: Settings;
+  private dht: DhtNode | null = null;
+  /** DHT start/stop in progress, so that settings changes apply one at a time. */
+  private dhtChange: Promise<void> = Promise.resolve();
 
   private constructor(private readonly opts: SessionOptions) {
     super();
+    this.settingsValue = opts.settings ?? DEFAULT_SETTINGS;
   }
 
-  /** Listens for peers and restores the torrents saved in `stateDir`. */
+  /** Listens for peers, joins the DHT, and restores the torrents saved in `stateDir`. */
   static async create(opts: SessionOptions): Promise<Session> {
     const session = new Session(opts);
+    if (opts.stateDir)
+      session.settingsValue = await loadSettings(opts.stateDir, session.settingsValue);
     await session.listen();
+    await session.applyDhtSettings();
     if (opts.stateDir) await session.restore(opts.stateDir);
     return session;
+  }
+
+  get settings(): Settings {
+    return this.settingsValue;
+  }
+
+  /** Nodes in the DHT routing table; 0 while the DHT is off or nobody answered yet. */
+  dhtNodeCount(): number {
+    return this.dht?.nodeCount() ?? 0;
+  }
+
+  /** The DHT node's UDP port, or null while the DHT is off. */
+  get dhtPort(): number | null {
+    return this.dht?.port ?? null;
+  }
+
+  /** Changes settings (validated), saves them, and starts or stops the DHT to match. */
+  async updateSettings(next: unknown): Promise<Settings> {
+    const checked = validateSettings(next);
+    if (typeof checked === 'string') throw new EngineError('bad-settings', checked);
+    this.settingsValue = checked;
+    if (this.opts.stateDir)
+      await writeFileAtomic(
+        path.join(this.opts.stateDir, 'settings.json'),
+        JSON.stringify(checked, null, 2),
+      );
+    await this.applyDhtSettings();
+    return checked;
+  }
+
+  /** Starts, restarts (new bootstrap list) or stops the DHT node as the settings say. */
+  private applyDhtSettings(): Promise<void> {
+    this.dhtChange = this.dhtChange.then(async () => {
+      const { enabled, bootstrap } = this.settingsValue.dht;
+      await this.dht?.close();
+      this.dht = null;
+      if (!enabled || this.closed) return;
+      const host = this.opts.bindAddress ?? this.opts.listenHost ?? '0.0.0.0';
+      const stateFile = this.opts.stateDir ? path.join(this.opts.stateDir, 'dht.json') : undefined;
+      const nodes = bootstrap.map((b) => {
+        const at = b.lastIndexOf(':');
+        return { host: b.slice(0, at).replace(/^\[|\]$/g, ''), port: Number(b.slice(at + 1)) };
+      });
+      const create = (port: number) => DhtNode.create({ host, port, bootstrap: nodes, stateFile });
+      try {
+        this.dht = await create(this.opts.dhtPort ?? this.portValue);
+      } catch {
+        // The listen port is taken for UDP (or the given one is): any port will do.
+        this.dht = await create(0).catch(() => null);
+      }
+    });
+    return this.dhtChange;
   }
 
   get port(): number {
@@ -169,6 +238,9 @@ export class Session extends EventEmitter<SessionEvents> {
     this.closed = true;
     this.scheduleSave();
     await this.saveChain;
+    await this.dhtChange;
+    await this.dht?.close();
+    this.dht = null;
     await new Promise<void>((resolve) =>
       this.server ? this.server.close(() => resolve()) : resolve(),
     );
@@ -200,6 +272,7 @@ export class Session extends EventEmitter<SessionEvents> {
       maxPeers: this.opts.maxPeersPerTorrent ?? 50,
       noTrackers: this.opts.noTrackers,
       bindAddress: this.opts.bindAddress,
+      dht: () => this.dht,
       resumeFile: this.resumeFile(id),
       addedAt,
     });
@@ -357,6 +430,18 @@ async function readSavedSourceOf(
   }
   const magnet = parseMagnetLink(entry.magnet);
   return magnet.infoHashHex === entry.id ? { magnet } : null;
+}
+
+/** settings.json from the state folder; `fallback` when missing or damaged. */
+async function loadSettings(stateDir: string, fallback: Settings): Promise<Settings> {
+  try {
+    const checked = validateSettings(
+      JSON.parse(await readFile(path.join(stateDir, 'settings.json'), 'utf8')),
+    );
+    return typeof checked === 'string' ? fallback : checked;
+  } catch {
+    return fallback;
+  }
 }
 
 function parseSavedSession(json: unknown): SavedTorrent[] {

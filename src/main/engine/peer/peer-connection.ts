@@ -10,6 +10,7 @@ import {
   WireDecoder,
 } from '../wire/codec';
 import {
+  RESERVED_DHT,
   RESERVED_EXTENSION_PROTOCOL,
   RESERVED_FAST_EXTENSION,
   type PeerMessage,
@@ -30,6 +31,8 @@ export interface PeerConnectionOptions {
   extensions?: boolean;
   /** Advertise the BEP 6 Fast extension. */
   fast?: boolean;
+  /** Advertise that we run a DHT node (BEP 5). */
+  dht?: boolean;
   /** No handshake from the peer this long after `start()` closes the connection (PW-17: 10 s). */
   handshakeTimeoutMs?: number;
   /** Nothing at all received for this long closes the connection (PW-17: 120 s). */
@@ -91,9 +94,10 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
   private lastReceivedAt = Date.now();
   private lastSentAt = Date.now();
   private timer: NodeJS.Timeout | null = null;
-  private readonly opts: Required<Omit<PeerConnectionOptions, 'extensions' | 'fast'>> & {
+  private readonly opts: Required<Omit<PeerConnectionOptions, 'extensions' | 'fast' | 'dht'>> & {
     extensions: boolean;
     fast: boolean;
+    dht: boolean;
   };
 
   constructor(
@@ -104,6 +108,7 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
     this.opts = {
       extensions: false,
       fast: false,
+      dht: false,
       handshakeTimeoutMs: 10_000,
       idleTimeoutMs: 120_000,
       keepAliveIntervalMs: 60_000,
@@ -227,6 +232,7 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
     if (this.opts.extensions)
       reserved[RESERVED_EXTENSION_PROTOCOL.byte] = RESERVED_EXTENSION_PROTOCOL.mask;
     if (this.opts.fast) reserved[RESERVED_FAST_EXTENSION.byte]! |= RESERVED_FAST_EXTENSION.mask;
+    if (this.opts.dht) reserved[RESERVED_DHT.byte]! |= RESERVED_DHT.mask;
     this.write(
       encodeHandshake({ reserved, infoHash: this.opts.infoHash, peerId: this.opts.peerId }),
     );

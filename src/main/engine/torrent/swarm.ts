@@ -38,6 +38,11 @@ export interface SwarmOptions {
   infoBytes: Uint8Array;
   /** Private torrents take peers from their trackers only: no PEX (BEP 27). */
   isPrivate: boolean;
+  /**
+   * The session's DHT node, for BEP 5 `port` messages both ways; absent for private torrents
+   * or with the DHT off.
+   */
+  dht?: { port: () => number | null; addNode: (ip: string, port: number) => void };
   scheduler: BlockScheduler;
   /** Reads a block we have, to upload it. */
   readBlock: (index: number, begin: number, length: number) => Promise<Uint8Array>;
@@ -312,6 +317,7 @@ export class Swarm extends EventEmitter<SwarmEvents> {
       outgoing,
       extensions: true,
       fast: true,
+      dht: this.opts.dht?.port() != null,
     });
     const peer: Peer = {
       key,
@@ -364,6 +370,10 @@ export class Swarm extends EventEmitter<SwarmEvents> {
       peer.conn.send({ type: 'have-none' });
     else if (scheduler.haveCount > 0)
       peer.conn.send({ type: 'bitfield', bitfield: scheduler.have });
+    // Our DHT node's port, to a peer that runs one too (BEP 5).
+    const dhtPort = this.opts.dht?.port();
+    if (dhtPort && ((reserved[7] ?? 0) & 0x01) !== 0)
+      peer.conn.send({ type: 'port', port: dhtPort });
     if (((reserved[5] ?? 0) & 0x10) !== 0) {
       peer.conn.send({
         type: 'extended',
@@ -453,6 +463,10 @@ export class Swarm extends EventEmitter<SwarmEvents> {
         return;
       case 'extended':
         this.onExtended(peer, m.id, m.payload);
+        return;
+      case 'port':
+        // PW-18: the peer's DHT node; pinged before it joins our table.
+        if (m.port > 0) this.opts.dht?.addNode(peer.address.ip, m.port);
         return;
       default:
         return;

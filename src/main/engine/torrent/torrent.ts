@@ -11,6 +11,7 @@ import {
   type TorrentSummary,
   type TrackerRow,
 } from '../../../shared/torrent-types';
+import type { DhtNode } from '../dht';
 import { EngineError } from '../errors';
 import type { MagnetLink } from '../magnet/magnet-link';
 import { MetadataFetcher } from '../magnet/metadata-fetcher';
@@ -53,7 +54,12 @@ export interface TorrentOptions {
   /** Local address for outgoing connections. */
   bindAddress?: string;
   addedAt?: number;
+  /** The session's DHT node, when it runs one (it may start and stop while we run). */
+  dht?: () => TorrentDht | null;
 }
+
+/** What a torrent needs of the session's DHT node. */
+export type TorrentDht = Pick<DhtNode, 'port' | 'getPeers' | 'addNode'>;
 
 export interface TorrentEvents {
   state: [state: TorrentState];
@@ -74,6 +80,9 @@ const RESUME_SAVE_EVERY_TICKS = 5;
  * which would make us a seed that trackers give no seeds to.
  */
 const UNKNOWN_LEFT = 16 * 1024;
+/** DHT lookups (which also announce us): often while short of peers, rarely when not. */
+const DHT_LOOKUP_SHORT_MS = 60_000;
+const DHT_LOOKUP_MS = 15 * 60_000;
 
 /** What exists once the metainfo is known. */
 interface Content {
@@ -113,6 +122,8 @@ export class Torrent extends EventEmitter<TorrentEvents> {
   private savingResume = false;
   /** The next check ignores resume data ("Verify data"). */
   private forceFullCheck = false;
+  private dhtLookupAt: number | null = null;
+  private dhtLookupRunning = false;
 
   constructor(private readonly opts: TorrentOptions) {
     super();
@@ -161,6 +172,13 @@ export class Torrent extends EventEmitter<TorrentEvents> {
       pieceCount: m.pieceCount,
       infoBytes: m.infoBytes,
       isPrivate: m.isPrivate,
+      // Private torrents get peers from their trackers only (BEP 27): no DHT.
+      dht: m.isPrivate
+        ? undefined
+        : {
+            port: () => this.opts.dht?.()?.port ?? null,
+            addNode: (ip, port) => void this.opts.dht?.()?.addNode(ip, port),
+          },
       scheduler,
       readBlock: (index, begin, length) => this.readBlock(index, begin, length),
       pieceSize: (index) => scheduler.pieceSize(index),
@@ -240,6 +258,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     if (this.stateValue !== 'paused' && this.stateValue !== 'error') return;
     const generation = ++this.generation;
     this.errorMessage = null;
+    this.dhtLookupAt = null;
     const content = this.content;
     if (!content) {
       this.setState('fetching-metadata');
@@ -276,6 +295,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
 
   private tick(): void {
     const content = this.content;
+    this.lookUpInDht(content ? content.swarm.connectedCount : (this.fetcher?.connectedCount ?? 0));
     if (!content) {
       this.fetcher?.tick();
       if ((this.fetcher?.connectedCount ?? 0) === 0) this.announcer?.announceNow();
@@ -294,6 +314,31 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     // Short of peers while downloading: ask the trackers again (they enforce their own minimum).
     if (!scheduler.isComplete && swarm.connectedCount < LOW_PEER_COUNT)
       this.announcer?.announceNow();
+  }
+
+  /**
+   * Asks the DHT for peers and announces us there (BEP 5): at once when started, then every
+   * minute while short of peers, else every 15 minutes. Never for private torrents.
+   */
+  private lookUpInDht(connected: number): void {
+    const dht = this.opts.dht?.();
+    if (!dht || this.dhtLookupRunning || this.content?.metainfo.isPrivate) return;
+    const now = Date.now();
+    const every = connected < LOW_PEER_COUNT ? DHT_LOOKUP_SHORT_MS : DHT_LOOKUP_MS;
+    if (this.dhtLookupAt !== null && now - this.dhtLookupAt < every) return;
+    this.dhtLookupAt = now;
+    this.dhtLookupRunning = true;
+    const generation = this.generation;
+    const port = this.opts.listenPort();
+    void dht
+      .getPeers(this.infoHash, {
+        announcePort: port > 0 ? port : undefined,
+        onPeers: (peers) => {
+          if (generation === this.generation) this.addPeers(peers, 'dht');
+        },
+      })
+      .catch((err: unknown) => debugLog('dht', `${this.name}: lookup failed: ${String(err)}`))
+      .finally(() => (this.dhtLookupRunning = false));
   }
 
   /** No traffic while paused: sockets are closed and trackers told we stopped. */

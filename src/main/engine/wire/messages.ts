@@ -52,5 +52,7 @@ export const HANDSHAKE_LENGTH = 68;
 
 /** Reserved bits we understand: BEP 10 extension protocol (byte 5, 0x10). */
 export const RESERVED_EXTENSION_PROTOCOL = { byte: 5, mask: 0x10 } as const;
+/** BEP 5 DHT: we run a DHT node and answer `port` messages (byte 7, 0x01). */
+export const RESERVED_DHT = { byte: 7, mask: 0x01 } as const;
 /** BEP 6 Fast extension (byte 7, 0x04). */
 export const RESERVED_FAST_EXTENSION = { byte: 7, mask: 0x04 } as const;

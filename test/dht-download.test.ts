@@ -1,0 +1,120 @@
+// A download whose peers come only from the DHT (BEP 5): aria2c seeds a torrent with DHT on and
+// joins a small DHT through a Tessera node; `tessera download` gets nothing but a magnet link
+// without trackers or peers (MAG-04) and a bootstrap node, finds aria2 by get_peers, fetches the
+// metadata from it (BEP 9) and the data. Every byte is compared with the source.
+import { spawn } from 'node:child_process';
+import { createSocket } from 'node:dgram';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DhtNode } from '../src/main/engine/dht';
+import {
+  allocateHost,
+  compareTrees,
+  infoHashOf,
+  makeRandomFile,
+  makeTempDir,
+  makeTorrent,
+  startAria2Seeder,
+  waitFor,
+  type Seeder,
+} from './harness';
+
+const MiB = 1 << 20;
+const CLI = join(import.meta.dirname, '..', 'bin', 'tessera.mjs');
+
+let tmp: { path: string; remove(): Promise<void> };
+let entry: DhtNode;
+let aria2: Seeder;
+let infoHash: string;
+
+async function freeUdpPort(host: string): Promise<number> {
+  const sock = createSocket('udp4');
+  await new Promise<void>((resolve) => sock.bind(0, host, resolve));
+  const { port } = sock.address();
+  await new Promise<void>((resolve) => sock.close(resolve));
+  return port;
+}
+
+beforeAll(async () => {
+  tmp = await makeTempDir('tessera-dht-download-');
+  const data = join(tmp.path, 'data');
+  await makeRandomFile(join(data, 'dht.bin'), 12 * MiB, 41);
+  const torrent = join(tmp.path, 'dht.torrent');
+  // A dead tracker only: aria2 can be found through the DHT alone.
+  await makeTorrent({
+    source: join(data, 'dht.bin'),
+    out: torrent,
+    announce: ['http://127.0.0.1:9/announce'],
+    pieceLengthLog2: 16,
+  });
+  infoHash = await infoHashOf(torrent);
+  entry = await DhtNode.create({ host: allocateHost(), bootstrap: [] });
+  let announced = false;
+  entry.on('announce', (hash) => {
+    if (hash === infoHash) announced = true;
+  });
+  const host = allocateHost();
+  aria2 = await startAria2Seeder({
+    torrent,
+    dataDir: data,
+    host,
+    workDir: join(tmp.path, 'aria2'),
+    dht: {
+      port: await freeUdpPort(host),
+      entryPoint: { host: entry.host, port: entry.port },
+      filePath: join(tmp.path, 'aria2', 'dht.dat'),
+    },
+  });
+  await waitFor('aria2 to announce itself in the DHT', async () => announced || undefined, {
+    timeoutMs: 60_000,
+    intervalMs: 250,
+  });
+}, 90_000);
+
+afterAll(async () => {
+  await aria2?.stop();
+  await entry?.close();
+  await tmp?.remove();
+});
+
+describe('peers from the DHT only', () => {
+  it('downloads a magnet link with no trackers and no peers, from aria2 found through the DHT', async () => {
+    const out = join(tmp.path, 'out');
+    const args = [
+      CLI,
+      'download',
+      `magnet:?xt=urn:btih:${infoHash}`,
+      '--out',
+      out,
+      '--json',
+      '--bind',
+      allocateHost(),
+      '--dht-bootstrap',
+      `${entry.host}:${entry.port}`,
+    ];
+    const result = await new Promise<{ code: number | null; stdout: string; stderr: string }>(
+      (resolve, reject) => {
+        const child = spawn(process.execPath, args, {
+          stdio: ['ignore', 'pipe', 'pipe'],
+          env: { ...process.env, XDG_STATE_HOME: join(tmp.path, 'xdg') },
+        });
+        let stdout = '';
+        let stderr = '';
+        child.stdout.on('data', (c: Buffer) => (stdout += c));
+        child.stderr.on('data', (c: Buffer) => (stderr += c));
+        const timer = setTimeout(() => {
+          child.kill('SIGKILL');
+          reject(new Error(`no result in 90 s\n${stderr}\n${stdout.slice(-2000)}`));
+        }, 90_000);
+        child.on('close', (code) => {
+          clearTimeout(timer);
+          resolve({ code, stdout, stderr });
+        });
+      },
+    );
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(result.stdout.trim().split('\n').at(-1)).toMatch(/"event":"done"/);
+    await compareTrees(join(tmp.path, 'data', 'dht.bin'), join(out, 'dht.bin'));
+  });
+});
