@@ -367,6 +367,24 @@ describe('DhtNode under a flood (DH-04)', () => {
     expect((await other.next())?.msg?.y).toBe('r');
   }, 30_000);
 
+  it('tracks a bounded number of source IPs and verifies at most 64 new nodes at once', async () => {
+    const n = await node({
+      queryTimeoutMs: 2000,
+      rateLimit: { perSecond: 10, burst: 10, maxIps: 20 },
+    });
+    const sources = await Promise.all(Array.from({ length: 80 }, () => raw()));
+    sources.forEach((src, i) => {
+      for (let j = 0; j < 3; j++) src.send(n, query(`p${i}.${j}`, { method: 'ping', id: id(9) }));
+    });
+    await settled(() => n.stats().received);
+    const s = n.stats();
+    expect(s.received).toBeGreaterThan(200);
+    expect(s.trackedIps).toBeLessThanOrEqual(20);
+    // Each new address is pinged back once to verify it, never more than 64 at a time.
+    expect(s.outstanding).toBeLessThanOrEqual(64);
+    expect(s.outstanding).toBeGreaterThan(0);
+  });
+
   it('keeps the store of announced peers bounded', async () => {
     const n = await node({
       rateLimit: { perSecond: 100_000, burst: 100_000 },
