@@ -8,7 +8,7 @@
 //   npm run bench:ci                    # 64 MiB, 2 runs; fails only on a gross regression
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, open, rm, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -162,14 +162,27 @@ async function measureOnce(
       peakRssMb: r.peakRssKb ? r.peakRssKb / 1024 : null,
     };
   } else {
-    const r = await qbittorrentDownload({
-      torrent: swarm.torrentPath,
-      outDir: out,
-      host: allocateHost(),
-      workDir: path.join(work, `qbt-${run}`),
-      timeoutMs: 600_000,
-    });
-    m = { client, wallMs: r.wallMs, cpuSec: null, peakRssMb: null };
+    const workDir = path.join(work, `qbt-${run}`);
+    const stopWatching = watchProcess(['qbittorrent-nox', workDir]);
+    let usage: { cpuSec: number; peakRssKb: number } | null;
+    let r: { wallMs: number };
+    try {
+      r = await qbittorrentDownload({
+        torrent: swarm.torrentPath,
+        outDir: out,
+        host: allocateHost(),
+        workDir,
+        timeoutMs: 600_000,
+      });
+    } finally {
+      usage = stopWatching();
+    }
+    m = {
+      client,
+      wallMs: r.wallMs,
+      cpuSec: usage?.cpuSec ?? null,
+      peakRssMb: usage ? usage.peakRssKb / 1024 : null,
+    };
   }
   if (verify)
     await compareTrees(
@@ -178,6 +191,52 @@ async function measureOnce(
     );
   await rm(out, { recursive: true, force: true });
   return m;
+}
+
+/**
+ * CPU seconds and peak RSS of a process we do not start ourselves (qbittorrent-nox, started by
+ * the harness): found by its command line, then sampled from /proc every 50 ms until stopped.
+ * The last sample is at most 50 ms old when the process exits, so CPU is a slight undercount.
+ */
+function watchProcess(
+  cmdlineIncludes: string[],
+): () => { cpuSec: number; peakRssKb: number } | null {
+  const ticksPerSec = 100; // USER_HZ on Linux
+  let pid: number | null = null;
+  let last: { cpuSec: number; peakRssKb: number } | null = null;
+  let busy = false;
+  const sample = async () => {
+    if (busy) return;
+    busy = true;
+    try {
+      if (pid === null) {
+        for (const name of await readdir('/proc')) {
+          if (!/^\d+$/.test(name)) continue;
+          const cmd = await readFile(`/proc/${name}/cmdline`, 'utf8').catch(() => '');
+          if (cmdlineIncludes.every((s) => cmd.includes(s))) {
+            pid = Number(name);
+            break;
+          }
+        }
+        if (pid === null) return;
+      }
+      const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+      const status = await readFile(`/proc/${pid}/status`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const cpuSec = (Number(fields[11]) + Number(fields[12])) / ticksPerSec;
+      const hwm = /VmHWM:\s+(\d+)/.exec(status);
+      last = { cpuSec, peakRssKb: hwm ? Number(hwm[1]) : 0 };
+    } catch {
+      // gone: keep the last sample
+    } finally {
+      busy = false;
+    }
+  };
+  const timer = setInterval(() => void sample(), 50);
+  return () => {
+    clearInterval(timer);
+    return last;
+  };
 }
 
 // ---- the machine's ceilings, measured on the spot ----
@@ -237,6 +296,7 @@ const pad = (s: string, n: number) => s.padStart(n);
 function table(
   c: Case,
   results: Measured[],
+  ceilingBytesPerSec: number,
 ): { ratios: Record<string, number>; tessera: number | null } {
   const byClient = new Map<string, Measured[]>();
   for (const r of results) byClient.set(r.client, [...(byClient.get(r.client) ?? []), r]);
@@ -268,7 +328,9 @@ function table(
     console.log(
       `Tessera's throughput ratio: ${Object.entries(ratios)
         .map(([k, v]) => `${v.toFixed(2)}× ${k}`)
-        .join(', ')}`,
+        .join(
+          ', ',
+        )}; ${((100 * tessera * 1e6) / ceilingBytesPerSec).toFixed(0)} % of the machine's ceiling (${(ceilingBytesPerSec / 1e6).toFixed(0)} MB/s, the lowest of the three)`,
     );
   }
   return { ratios, tessera };
@@ -340,7 +402,11 @@ async function main(): Promise<number> {
       } finally {
         await swarm.stop();
       }
-      const { ratios } = table(c, results);
+      const { ratios } = table(
+        c,
+        results,
+        Math.min(ceilings.sha1, ceilings.write, ceilings.loopback),
+      );
       (report.cases as Record<string, unknown>)[c.name] = { bytes: c.bytes, results, ratios };
       if (args.ci && ratios.aria2c !== undefined && ratios.aria2c < 0.5) {
         console.error(
