@@ -159,6 +159,32 @@ describe('DhtNode answers queries', () => {
   });
 });
 
+describe('DhtNode and the nodes that query it', () => {
+  it('verifies a new querier with one ping, but not a read-only one (BEP 43); addNode does not re-ping a good node', async () => {
+    const n = await node();
+    const a = await raw();
+    a.send(n, query('p1', { method: 'ping', id: id(1) }));
+    const ping = await a
+      .next(1000, true)
+      .then(async (m) => (m?.msg?.y === 'q' ? m : a.next(1000, true)));
+    expect(ping?.msg).toMatchObject({ y: 'q', query: { method: 'ping' } });
+    a.send(n, encodeKrpc({ t: ping!.msg!.t, y: 'r', response: { id: id(1) } }));
+    await waitUntil('the querier to be added', () => n.nodeCount() === 1);
+    const sent = n.stats().queriesSent;
+    expect(await n.addNode(a.host, a.port)).toBe(true);
+    expect(n.stats().queriesSent).toBe(sent);
+
+    const ro = await raw();
+    ro.send(
+      n,
+      encodeKrpc({ t: Buffer.from('r1'), ro: true, y: 'q', query: { method: 'ping', id: id(2) } }),
+    );
+    expect((await ro.next())?.msg?.y).toBe('r');
+    expect(await ro.next(300, true)).toBeNull();
+    expect(n.nodeCount()).toBe(1);
+  });
+});
+
 describe('DhtNode queries (DH-04)', () => {
   it('accepts a reply only from the IP:port the query went to', async () => {
     const n = await node({ queryTimeoutMs: 800 });

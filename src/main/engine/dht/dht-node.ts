@@ -138,6 +138,7 @@ export class DhtNode extends EventEmitter<DhtNodeEvents> {
   private bootstrapping: Promise<void> | null = null;
   private closed = false;
   private lastSaved = '';
+  private saving: Promise<void> = Promise.resolve();
   private boundPort = 0;
   private readonly counters = {
     received: 0,
@@ -241,6 +242,9 @@ export class DhtNode extends EventEmitter<DhtNodeEvents> {
     if (this.closed || !Number.isInteger(port) || port < 1 || port > 65535) return false;
     const ip = await resolveIpv4(host);
     if (!ip || this.isSelf({ ip, port })) return false;
+    // Every peer of a swarm may send the same `port` message: a good node needs no new ping.
+    const known = this.table.findByAddress(ip, port);
+    if (known && this.table.status(known) === 'good') return true;
     const reply = await this.query({ ip, port }, { method: 'ping', id: this.nodeId });
     return reply !== null;
   }
@@ -318,7 +322,14 @@ export class DhtNode extends EventEmitter<DhtNodeEvents> {
   }
 
   /** Writes the routing table to the state file now (also done by upkeep and close). */
-  async saveState(): Promise<void> {
+  saveState(): Promise<void> {
+    // One write at a time: each starts after the previous one ended.
+    const next = this.saving.then(() => this.writeState());
+    this.saving = next.catch(() => {});
+    return next;
+  }
+
+  private async writeState(): Promise<void> {
     if (!this.stateFile) return;
     const state: StateFile = {
       version: 1,
@@ -420,7 +431,7 @@ export class DhtNode extends EventEmitter<DhtNodeEvents> {
       return;
     }
     try {
-      if (msg.y === 'q') this.onQuery(msg.t, msg.query, rinfo);
+      if (msg.y === 'q') this.onQuery(msg.t, msg.query, rinfo, msg.ro === true);
       else this.onReply(msg, rinfo);
     } catch (e) {
       // Never let one datagram take the node down.
@@ -451,7 +462,7 @@ export class DhtNode extends EventEmitter<DhtNodeEvents> {
     }
   }
 
-  private onQuery(t: Uint8Array, q: KrpcQuery, rinfo: RemoteInfo): void {
+  private onQuery(t: Uint8Array, q: KrpcQuery, rinfo: RemoteInfo, readOnly: boolean): void {
     if (equalBytes(q.id, this.nodeId)) return; // our own query reflected back, or a spoof
     const from = { ip: rinfo.address, port: rinfo.port };
     this.counters.queriesAnswered++;
@@ -499,6 +510,8 @@ export class DhtNode extends EventEmitter<DhtNodeEvents> {
         return;
     }
     // A node that queries us is alive; one we do not know yet is verified by a ping first.
+    // Read-only nodes (BEP 43) answer no queries: they stay out of the table.
+    if (readOnly) return;
     const known = this.table.get(q.id);
     if (known) this.table.insert({ id: q.id, ...from }, 'query');
     else this.verify(from);
@@ -538,6 +551,7 @@ export class DhtNode extends EventEmitter<DhtNodeEvents> {
         timeoutMs: 20_000,
       });
       this.table.touchBucket(this.nodeId);
+      debugLog('dht', `bootstrap done: ${this.table.size()} nodes in the table`);
     };
     const p: Promise<void> = run()
       .catch((e: unknown) => debugLog('dht', `bootstrap failed: ${String(e)}`))

@@ -128,6 +128,21 @@ describe('KRPC byte vectors from BEP 5 (DH-01)', () => {
     expect(decodeCompactNodes(encodeCompactNodes(nodes))).toEqual(nodes);
   });
 
+  it('reads the BEP 43 read-only flag', () => {
+    expect(
+      decodeKrpc(b('d1:ad2:id20:abcdefghij0123456789e1:q4:ping2:roi1e1:t2:aa1:y1:qe')),
+    ).toEqual({ t, ro: true, y: 'q', query: { method: 'ping', id: ID_A } });
+    expect(
+      decodeKrpc(b('d1:ad2:id20:abcdefghij0123456789e1:q4:ping2:roi0e1:t2:aa1:y1:qe')),
+    ).toEqual({ t, y: 'q', query: { method: 'ping', id: ID_A } });
+    expect(
+      decodeKrpc(b('d1:ad2:id20:abcdefghij0123456789e1:q4:ping2:ro1:11:t2:aa1:y1:qe')),
+    ).toBeNull();
+    expect(text(encodeKrpc({ t, ro: true, y: 'q', query: { method: 'ping', id: ID_A } }))).toBe(
+      'd1:ad2:id20:abcdefghij0123456789e1:q4:ping2:roi1e1:t2:aa1:y1:qe',
+    );
+  });
+
   it('keeps the version field and answers unknown methods as such', () => {
     expect(
       decodeKrpc(b('d1:ad2:id20:abcdefghij0123456789e1:q5:vote!1:t2:aa1:v4:UT011:y1:qe')),

@@ -60,6 +60,8 @@ interface Envelope {
   t: Uint8Array;
   /** Client version (`v`): informational only, never relied on. */
   v?: Uint8Array;
+  /** BEP 43 `ro: 1`: the sender is read-only (answers no queries; keep it out of tables). */
+  ro?: true;
 }
 export type KrpcMessage =
   | (Envelope & { y: 'q'; query: KrpcQuery })
@@ -211,7 +213,10 @@ export function decodeKrpc(datagram: Uint8Array): KrpcMessage | null {
   if (!t || t.length > MAX_TRANSACTION_ID_BYTES || !y || y.length !== 1) return null;
   const v = bytesField(root, 'v');
   if (v === null) return null;
+  const ro = root.get('ro');
+  if (ro !== undefined && typeof ro !== 'number') return null;
   const env: Envelope = v === undefined ? { t } : { t, v };
+  if (ro !== undefined && ro !== 0) env.ro = true;
   switch (String.fromCharCode(y[0]!)) {
     case 'q': {
       const q = bytesField(root, 'q');
@@ -246,6 +251,7 @@ export function decodeKrpc(datagram: Uint8Array): KrpcMessage | null {
 export function encodeKrpc(msg: KrpcMessage): Uint8Array {
   const top: Record<string, BEncodable> = { t: msg.t, y: msg.y };
   if (msg.v) top.v = msg.v;
+  if (msg.ro) top.ro = 1;
   switch (msg.y) {
     case 'q': {
       const q = msg.query;
