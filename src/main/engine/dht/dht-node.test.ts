@@ -281,6 +281,14 @@ describe('a loopback DHT of Tessera nodes', () => {
     expect(streamed).toContain(`${announcer.host}:51413`);
     expect(events).toContain(Buffer.from(infoHash).toString('hex'));
 
+    // A listener that throws does not stall the lookup.
+    const again = await seeker.getPeers(infoHash, {
+      onPeers: () => {
+        throw new Error('listener bug');
+      },
+    });
+    expect(again).toContainEqual({ ip: announcer.host, port: 51413 });
+
     // A hash nobody announced finds nobody, and the lookup ends on its own.
     expect(await seeker.getPeers(hash(0x01))).toEqual([]);
   }, 60_000);

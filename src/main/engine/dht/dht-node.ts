@@ -271,8 +271,13 @@ export class DhtNode extends EventEmitter<DhtNodeEvents> {
       seeds: this.table.closest(infoHash, 2 * K),
       query: (to) => this.query(to, { method: 'get_peers', id: this.nodeId, infoHash }),
       onPeers: (peers) => {
-        opts.onPeers?.(peers);
-        this.emit('peers', hex, peers);
+        // A throwing listener must not stall the lookup.
+        try {
+          opts.onPeers?.(peers);
+          this.emit('peers', hex, peers);
+        } catch (e) {
+          debugLog('dht', `a peers listener threw: ${String(e)}`);
+        }
       },
       skip: (c) => this.isSelf(c),
       timeoutMs: opts.timeoutMs,
