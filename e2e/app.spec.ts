@@ -198,3 +198,29 @@ test('paste a magnet link: it shows whom it asks, fetches the metadata and downl
     path.join(tmp.path, 'downloads', 'from-magnet', swarm.contentName),
   );
 });
+
+test('settings: the DHT can be switched off and bootstrap nodes edited; bad input is refused', async ({
+  page,
+}) => {
+  await page.goto(serve.url);
+  await expect(page.getByRole('status')).toContainText('Saving to');
+  await page.getByRole('button', { name: 'Settings' }).click();
+  const dialog = page.getByRole('dialog', { name: 'Settings' });
+  const dht = dialog.getByRole('checkbox', { name: /Find peers through the DHT/ });
+  await expect(dht).toBeChecked();
+  const nodes = dialog.getByRole('textbox', { name: /DHT bootstrap nodes/ });
+  await nodes.fill('127.0.0.1:6881\nnot a node');
+  await dialog.getByRole('button', { name: 'Save' }).click();
+  await expect(dialog.getByRole('alert')).toContainText('"not a node" is not host:port');
+  await nodes.fill('127.0.0.1:6881');
+  await dht.uncheck();
+  await dialog.getByRole('button', { name: 'Save' }).click();
+  await expect(dialog).toHaveCount(0);
+  // Saved by the engine: a fresh window reads them back.
+  await page.reload();
+  await page.getByRole('button', { name: 'Settings' }).click();
+  await expect(dht).not.toBeChecked();
+  await expect(nodes).toHaveValue('127.0.0.1:6881');
+  await shot(page, '10-settings');
+  await dialog.getByRole('button', { name: 'Cancel' }).click();
+});

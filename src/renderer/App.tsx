@@ -1,4 +1,4 @@
-import { useEffect, useRef, useState } from 'react';
+import { useCallback, useEffect, useRef, useState } from 'react';
 import {
   addMagnets,
   addTorrentFiles,
@@ -10,6 +10,7 @@ import { useApp, useAppState } from './app-context';
 import { DetailPane } from './components/DetailPane';
 import { Notices } from './components/Notices';
 import { RemoveDialog } from './components/RemoveDialog';
+import { SettingsDialog } from './components/SettingsDialog';
 import { Toolbar } from './components/Toolbar';
 import { TorrentTable } from './components/TorrentTable';
 
@@ -17,6 +18,8 @@ export function App() {
   const { api, store } = useApp();
   const [dragging, setDragging] = useState(false);
   const [confirmRemove, setConfirmRemove] = useState(false);
+  const [showSettings, setShowSettings] = useState(false);
+  const closeSettings = useCallback(() => setShowSettings(false), []);
   const dragDepth = useRef(0);
   const focus = useAppState((s) => s.selected[0] ?? null);
   const connected = useAppState((s) => s.connected);
@@ -56,6 +59,7 @@ export function App() {
     const onKey = (e: KeyboardEvent) => {
       if (
         confirmRemove ||
+        showSettings ||
         (e.target instanceof HTMLElement && ['INPUT', 'TEXTAREA'].includes(e.target.tagName))
       )
         return;
@@ -87,7 +91,7 @@ export function App() {
     };
     window.addEventListener('keydown', onKey);
     return () => window.removeEventListener('keydown', onKey);
-  }, [api, store, confirmRemove]);
+  }, [api, store, confirmRemove, showSettings]);
 
   // Ctrl/Cmd+V anywhere but in a text field adds the magnet links on the clipboard.
   useEffect(() => {
@@ -142,7 +146,7 @@ export function App() {
         }
       }}
     >
-      <Toolbar onRemove={() => setConfirmRemove(true)} />
+      <Toolbar onRemove={() => setConfirmRemove(true)} onSettings={() => setShowSettings(true)} />
       <main className="content">
         <TorrentTable />
         <DetailPane />
@@ -161,6 +165,7 @@ export function App() {
           }}
         />
       )}
+      {showSettings && <SettingsDialog onClose={closeSettings} />}
       <Notices />
     </div>
   );

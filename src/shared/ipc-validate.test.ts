@@ -27,13 +27,28 @@ describe('validateCommand', () => {
     expect(
       validateCommand('torrent:addMagnet', { uri: ` magnet:?xt=urn:btih:${id}`, saveTo: 'm' }).args,
     ).toEqual({ uri: ` magnet:?xt=urn:btih:${id}`, saveTo: 'm' });
-    expect(COMMAND_NAMES).toHaveLength(8);
+    const settings = { dht: { enabled: true, bootstrap: [' 127.0.0.1:6881', '[::1]:6881'] } };
+    expect(validateCommand('settings:set', { settings }).args).toEqual({
+      settings: { dht: { enabled: true, bootstrap: ['127.0.0.1:6881', '[::1]:6881'] } },
+    });
+    expect(COMMAND_NAMES).toHaveLength(10);
   });
 
   it.each([
     ['nope', {}, /unknown command "nope"/],
     ['torrent:pause', { ids: ['../../etc'] }, /is not a torrent id/],
     ['torrent:addMagnet', { uri: 'http://x' }, /not a magnet link/],
+    ['settings:set', { settings: { dht: { enabled: 'yes', bootstrap: [] } } }, /enabled: expected/],
+    [
+      'settings:set',
+      { settings: { dht: { enabled: true, bootstrap: ['router:99999'] } } },
+      /port must be 1 to 65535/,
+    ],
+    [
+      'settings:set',
+      { settings: { dht: { enabled: true, bootstrap: ['no port here'] } } },
+      /is not host:port/,
+    ],
     ['torrent:addMagnet', { uri: 42 }, /expected a magnet link/],
     ['torrent:addMagnet', { uri: 'magnet:?' + 'a'.repeat(70_000) }, /expected a magnet link/],
     ['torrent:addMagnet', { uri: 'magnet:?xt=x', saveTo: '../up' }, /stay inside/],

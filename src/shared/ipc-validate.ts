@@ -1,6 +1,7 @@
 // Runtime checks of every command payload that arrives from a renderer or a browser: it is
 // untrusted input, checked before the engine sees it (DESIGN.md, rules of the house).
 import { isCommandName, MAX_TORRENT_FILE_BYTES, type CommandArgs, type CommandName } from './ipc';
+import { validateSettings } from './settings';
 
 export class PayloadError extends Error {
   readonly code = 'bad-request';
@@ -113,6 +114,18 @@ const validators: Validators = {
     const o = record(args ?? {}, 'session:get');
     onlyKeys(o, [], 'session:get');
     return {};
+  },
+  'settings:get': (args) => {
+    const o = record(args ?? {}, 'settings:get');
+    onlyKeys(o, [], 'settings:get');
+    return {};
+  },
+  'settings:set': (args) => {
+    const o = record(args, 'settings:set');
+    onlyKeys(o, ['settings'], 'settings:set');
+    const settings = validateSettings(o.settings);
+    if (typeof settings === 'string') throw new PayloadError(settings);
+    return { settings };
   },
 };
 

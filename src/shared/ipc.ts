@@ -1,6 +1,7 @@
 // The one contract between the engine's side (Electron main, or `tessera serve`) and the
 // renderer. Every command and event is listed here with its payload types; both front doors
 // (Electron IPC and the WebSocket) bind exactly this, and nothing else crosses.
+import type { Settings } from './settings';
 import type { TorrentDetail, TorrentSummary } from './torrent-types';
 
 /** Commands: name → argument and result. Channels are `domain:verb` (STYLE.md 1). */
@@ -25,6 +26,9 @@ export interface Commands {
   'torrent:select': { args: { id: string | null }; result: TorrentDetail | null };
   /** Everything the window needs when it opens. */
   'session:get': { args: Record<string, never>; result: SessionInfo };
+  'settings:get': { args: Record<string, never>; result: Settings };
+  /** Replaces the settings (checked by validateSettings); the DHT starts or stops to match. */
+  'settings:set': { args: { settings: Settings }; result: Settings };
 }
 
 export interface SessionInfo {
@@ -70,6 +74,8 @@ export const COMMAND_NAMES = Object.keys({
   'torrent:verify': true,
   'torrent:select': true,
   'session:get': true,
+  'settings:get': true,
+  'settings:set': true,
 } satisfies Record<CommandName, true>) as CommandName[];
 
 export const EVENT_NAMES = Object.keys({

@@ -16,6 +16,8 @@ export type HostSession = Pick<
   Session,
   | 'addTorrent'
   | 'addMagnet'
+  | 'settings'
+  | 'updateSettings'
   | 'getTorrent'
   | 'torrents'
   | 'removeTorrent'
@@ -201,6 +203,10 @@ export class EngineHost {
         for (const s of torrents) client.sentSummaries.set(s.id, summaryKey(s));
         return { torrents, downloadDir: this.session.downloadDir, host: this.opts.host };
       }
+      case 'settings:get':
+        return this.session.settings;
+      case 'settings:set':
+        return this.session.updateSettings((rawArgs as CommandArgs<'settings:set'>).settings);
       default:
         throw new PayloadError(`unknown command "${String(name)}"`);
     }

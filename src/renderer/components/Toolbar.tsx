@@ -3,7 +3,13 @@ import { useShallow } from 'zustand/react/shallow';
 import { addMagnets, addTorrentFiles, magnetLinksIn, runOnSelection } from '../actions';
 import { useApp, useAppState } from '../app-context';
 
-export function Toolbar({ onRemove }: { onRemove: () => void }) {
+export function Toolbar({
+  onRemove,
+  onSettings,
+}: {
+  onRemove: () => void;
+  onSettings: () => void;
+}) {
   const { api, store } = useApp();
   const input = useRef<HTMLInputElement>(null);
   const { canPause, canResume, any } = useAppState(
@@ -98,6 +104,9 @@ export function Toolbar({ onRemove }: { onRemove: () => void }) {
         Verify data
       </button>
       <span className="spacer" />
+      <button type="button" onClick={onSettings}>
+        Settings
+      </button>
       <label className="save-to" title="New torrents go to this folder inside the download folder">
         <span className={`status ${connected ? 'ok' : 'down'}`} role="status">
           {connected ? `Saving to ${downloadDir || '…'}/` : 'Connecting to Tessera…'}

@@ -511,7 +511,8 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     const m = content?.metainfo;
     // No traffic while stopped: the meters' sliding window would otherwise show a fading rate.
     const active = this.stateValue === 'downloading' || this.stateValue === 'seeding';
-    const downRate = active ? this.down.bytesPerSec() : 0;
+    // A seed downloads nothing: the meter's window would show the last seconds fading out.
+    const downRate = this.stateValue === 'downloading' ? this.down.bytesPerSec() : 0;
     const total = m?.totalLength ?? 0;
     const left = total - this.doneBytes;
     const eta =
