@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { KrpcResponseBody, NodeContact } from './krpc';
-import { lookup, type LookupSeed } from './lookup';
+import { lookup, usableFrom, type LookupSeed } from './lookup';
 import { bigIntToId, distance, K, RoutingTable } from './routing-table';
 
 /** An in-memory DHT: every node has a real routing table, offered every other node. */
@@ -135,5 +135,15 @@ describe('iterative lookup', () => {
     });
     expect(asked.sort()).toEqual(['10.0.0.1', '10.0.0.2', '10.0.0.3']);
     expect(result.closest.map((c) => c.node.ip)).toEqual(['10.0.0.1']);
+  });
+
+  it('ignores unusable addresses, and loopback ones named by a remote node', () => {
+    expect(usableFrom({ ip: '192.0.2.1', port: 1 }, '198.51.100.1')).toBe(true);
+    expect(usableFrom({ ip: '192.0.2.1', port: 0 }, '198.51.100.1')).toBe(false);
+    expect(usableFrom({ ip: '0.0.0.0', port: 1 }, '198.51.100.1')).toBe(false);
+    expect(usableFrom({ ip: '224.0.0.1', port: 1 }, '198.51.100.1')).toBe(false);
+    expect(usableFrom({ ip: '255.255.255.255', port: 1 }, '198.51.100.1')).toBe(false);
+    expect(usableFrom({ ip: '127.0.0.1', port: 1 }, '198.51.100.1')).toBe(false);
+    expect(usableFrom({ ip: '127.0.0.1', port: 1 }, '127.0.0.9')).toBe(true);
   });
 });

@@ -129,10 +129,12 @@ export function lookup(o: LookupOptions): Promise<LookupResult> {
         c.state = 'pending';
         inFlight++;
         queries++;
-        o.query(c.seed).then(
-          (reply) => settle(c, reply),
-          () => settle(c, null),
-        );
+        Promise.resolve()
+          .then(() => o.query(c.seed))
+          .then(
+            (reply) => settle(c, reply),
+            () => settle(c, null),
+          );
       }
       if (inFlight === 0) finish();
     };
@@ -140,6 +142,14 @@ export function lookup(o: LookupOptions): Promise<LookupResult> {
     const settle = (c: Candidate, reply: KrpcResponseBody | null): void => {
       inFlight--;
       if (finished) return;
+      try {
+        absorb(c, reply);
+      } finally {
+        pump();
+      }
+    };
+
+    const absorb = (c: Candidate, reply: KrpcResponseBody | null): void => {
       if (!reply) {
         c.state = 'failed';
       } else {
@@ -155,25 +165,39 @@ export function lookup(o: LookupOptions): Promise<LookupResult> {
           insertSorted(candidates, c);
         }
         const from: NodeContact = { id: reply.id, ip: c.seed.ip, port: c.seed.port };
+        const usable = (a: { ip: string; port: number }) => usableFrom(a, c.seed.ip);
         if (reply.values && reply.values.length > 0) {
           const fresh = reply.values.filter((p) => {
             const key = `${p.ip}:${p.port}`;
-            if (peers.has(key) || p.port === 0 || peers.size >= MAX_PEERS) return false;
+            if (peers.has(key) || !usable(p) || peers.size >= MAX_PEERS) return false;
             peers.set(key, p);
             return true;
           });
           if (fresh.length > 0) o.onPeers?.(fresh, from);
         }
         for (const n of (reply.nodes ?? []).slice(0, 2 * k)) {
-          if (n.port > 0) addCandidate({ id: n.id, ip: n.ip, port: n.port });
+          if (usable(n)) addCandidate({ id: n.id, ip: n.ip, port: n.port });
         }
       }
-      pump();
     };
 
     for (const s of o.seeds) addCandidate(s);
     pump();
   });
+}
+
+const isLoopback = (ip: string): boolean => ip.startsWith('127.');
+
+/**
+ * Whether an address named by the node at `source` is worth using: never port 0, 0.0.0.0/8,
+ * multicast or reserved (224/3); loopback only when the node naming it is itself on loopback
+ * (a remote node must not steer us at our own machine's services).
+ */
+export function usableFrom(a: { ip: string; port: number }, source: string): boolean {
+  if (!Number.isInteger(a.port) || a.port < 1 || a.port > 65535) return false;
+  const first = Number(a.ip.split('.')[0]);
+  if (!(first >= 1 && first <= 223)) return false;
+  return !isLoopback(a.ip) || isLoopback(source);
 }
 
 function insertSorted(list: Candidate[], c: Candidate): void {
