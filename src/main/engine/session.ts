@@ -291,21 +291,31 @@ export class Session extends EventEmitter<SessionEvents> {
     this.scheduleSave();
   }
 
+  /**
+   * Listens for peers: on the bind address if given, else on every interface, IPv6 and IPv4
+   * together (BEP 7) where the machine has IPv6, IPv4 alone where it does not.
+   */
   private async listen(): Promise<void> {
+    const given = this.opts.bindAddress ?? this.opts.listenHost;
+    try {
+      await this.listenOn(given ?? '::');
+    } catch (err) {
+      if (given) throw err;
+      await this.listenOn('0.0.0.0');
+    }
+  }
+
+  private async listenOn(host: string): Promise<void> {
     const server = net.createServer((socket) => this.onIncoming(socket));
-    server.on('error', () => {
-      // Errors after listening (rare: e.g. EMFILE on accept) must not crash the process.
-    });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(
-        this.opts.listenPort ?? 0,
-        this.opts.bindAddress ?? this.opts.listenHost ?? '0.0.0.0',
-        () => {
-          server.off('error', reject);
-          resolve();
-        },
-      );
+      server.listen(this.opts.listenPort ?? 0, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    server.on('error', () => {
+      // Errors after listening (rare: e.g. EMFILE on accept) must not crash the process.
     });
     const address = server.address();
     this.portValue = typeof address === 'object' && address ? address.port : 0;

@@ -147,7 +147,7 @@ function TrackersTable() {
           <th scope="col">Status</th>
           <th scope="col">Last announce</th>
           <th scope="col">Peers returned</th>
-          <th scope="col">Seeds / leechers</th>
+          <th scope="col">Seeds / leechers / finished</th>
           <th scope="col">Last error</th>
         </tr>
       </thead>
@@ -160,7 +160,7 @@ function TrackersTable() {
             <td>{time(t.lastAnnounceAt)}</td>
             <td className="num">{t.peersReturned ?? '–'}</td>
             <td className="num">
-              {t.seeders ?? '–'} / {t.leechers ?? '–'}
+              {t.seeders ?? '–'} / {t.leechers ?? '–'} / {t.completed ?? '–'}
             </td>
             <td className="error-text">{t.lastError ?? t.lastWarning ?? ''}</td>
           </tr>
