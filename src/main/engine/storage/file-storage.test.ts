@@ -115,6 +115,39 @@ describe('FileStorage', () => {
     }
   });
 
+  it('writes many pieces at once across more files than it keeps open (handle eviction)', async () => {
+    // 300 files of 1–7 KiB, 16 KiB pieces: every piece spans several files, and far more
+    // files are in use at once than the 64 handles kept open.
+    let offset = 0;
+    const files = Array.from({ length: 300 }, (_, i) => {
+      const f = { path: [`f${i}.bin`], length: 1024 * (1 + (i % 7)), offset, padding: false };
+      offset += f.length;
+      return f;
+    });
+    const pieceLength = 16 * 1024;
+    const layout: StorageLayout = {
+      name: 'many',
+      isMultiFile: true,
+      pieceLength,
+      totalLength: offset,
+      files,
+    };
+    const content = randomBytes(offset);
+    const sub = path.join(dir, 'many');
+    const storage = await FileStorage.open(layout, sub);
+    const pieceCount = Math.ceil(offset / pieceLength);
+    await Promise.all(
+      Array.from({ length: pieceCount }, (_, index) =>
+        storage.writePiece(index, content.subarray(index * pieceLength, (index + 1) * pieceLength)),
+      ),
+    );
+    await storage.close();
+    const joined = Buffer.concat(
+      await Promise.all(files.map((_, i) => readFile(path.join(sub, 'many', `f${i}.bin`)))),
+    );
+    expect(joined.equals(content)).toBe(true);
+  });
+
   it('checkExistingPieces keeps every valid piece and drops damaged or missing ones', async () => {
     const layout: StorageLayout = {
       name: 'single.bin',

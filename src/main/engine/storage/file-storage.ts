@@ -276,7 +276,6 @@ export class FileStorage implements PieceStorage {
     fn: (h: OpenFile) => Promise<T>,
   ): Promise<T> {
     const entry = await this.acquire(fileIndex, writable);
-    entry.users++;
     try {
       return await fn(entry);
     } finally {
@@ -285,6 +284,10 @@ export class FileStorage implements PieceStorage {
     }
   }
 
+  /**
+   * An open handle for the file, already counted as in use: counted here, synchronously, and
+   * not by the caller after the await, or an eviction running in between would close it.
+   */
   private async acquire(fileIndex: number, writable: boolean): Promise<OpenFile> {
     for (;;) {
       const cached = this.handles.get(fileIndex);
@@ -292,6 +295,7 @@ export class FileStorage implements PieceStorage {
         // Map order is use order: move to the back.
         this.handles.delete(fileIndex);
         this.handles.set(fileIndex, cached);
+        cached.users++;
         return cached;
       }
       const pending = this.opening.get(fileIndex);
@@ -306,6 +310,7 @@ export class FileStorage implements PieceStorage {
       this.handles.delete(fileIndex);
       if (previous) this.retire(previous);
       this.handles.set(fileIndex, entry);
+      entry.users++;
       this.evict();
       return entry;
     } finally {
