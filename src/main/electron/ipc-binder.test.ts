@@ -62,7 +62,10 @@ describe('bindIpc', () => {
     const unbind = bindIpc(ipc, host, win);
     expect([...ipc.handlers.keys()].sort()).toEqual([
       'session:get',
+      'settings:get',
+      'settings:set',
       'torrent:add',
+      'torrent:addMagnet',
       'torrent:pause',
       'torrent:remove',
       'torrent:resume',

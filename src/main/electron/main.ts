@@ -1,11 +1,13 @@
 // The Electron main process: a thin shell around the engine. It owns the window, hardens it,
-// binds the IPC contract, and hands .torrent files opened from the OS to the engine.
+// binds the IPC contract, and hands .torrent files and magnet links opened from the OS to the
+// engine.
 import { app, BrowserWindow, session as electronSession, shell } from 'electron';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { EngineHost } from '../app/engine-host';
 import { Session } from '../engine';
 import { bindWindowIpc } from './electron-ipc';
+import { launchItems, type LaunchItem } from './launch-args';
 
 const CSP = [
   "default-src 'none'",
@@ -25,25 +27,24 @@ const preload = path.join(__dirname, '..', 'preload', 'preload.cjs');
 let engine: Session | null = null;
 let host: EngineHost | null = null;
 let mainWindow: BrowserWindow | null = null;
-const pendingFiles: string[] = [];
+const pending: LaunchItem[] = [];
 
-async function openTorrentFile(file: string): Promise<void> {
+/** A .torrent file or magnet link from the OS; a bad one is reported in the window. */
+async function open(item: LaunchItem): Promise<void> {
   if (!engine) {
-    pendingFiles.push(file);
+    pending.push(item);
     return;
   }
   try {
-    await engine.addTorrent(await readFile(file));
+    if (item.kind === 'magnet') await engine.addMagnet(item.value);
+    else await engine.addTorrent(await readFile(item.value));
   } catch (err) {
+    const what = item.kind === 'magnet' ? 'magnet link' : path.basename(item.value);
     mainWindow?.webContents.send('app:notice', {
       level: 'error',
-      message: `${path.basename(file)}: ${(err as Error).message}`,
+      message: `${what}: ${(err as Error).message}`,
     });
   }
-}
-
-function torrentArgs(argv: string[]): string[] {
-  return argv.filter((a) => a.toLowerCase().endsWith('.torrent'));
 }
 
 function createWindow(): BrowserWindow {
@@ -95,21 +96,27 @@ async function start(): Promise<void> {
     unbind();
     mainWindow = null;
   });
-  for (const file of [...pendingFiles.splice(0), ...torrentArgs(process.argv)])
-    await openTorrentFile(file);
+  // Magnet links open in Tessera (electron-builder registers the scheme with the OS).
+  app.setAsDefaultProtocolClient('magnet');
+  for (const item of [...pending.splice(0), ...launchItems(process.argv.slice(1))])
+    await open(item);
 }
 
 if (!app.requestSingleInstanceLock()) {
   app.quit();
 } else {
   app.on('second-instance', (_event, argv) => {
-    for (const file of torrentArgs(argv)) void openTorrentFile(file);
+    for (const item of launchItems(argv.slice(1))) void open(item);
     if (mainWindow?.isMinimized()) mainWindow.restore();
     mainWindow?.focus();
   });
   app.on('open-file', (event, file) => {
     event.preventDefault();
-    void openTorrentFile(file);
+    void open({ kind: 'torrent-file', value: file });
+  });
+  app.on('open-url', (event, url) => {
+    event.preventDefault();
+    for (const item of launchItems([url])) void open(item);
   });
   app.on('web-contents-created', (_event, contents) => {
     contents.on('will-attach-webview', (event) => event.preventDefault());
