@@ -128,6 +128,54 @@ describe('KRPC byte vectors from BEP 5 (DH-01)', () => {
     expect(decodeCompactNodes(encodeCompactNodes(nodes))).toEqual(nodes);
   });
 
+  it('carries IPv6 nodes (nodes6), 18-byte values and want (BEP 32)', () => {
+    const nodes6 = [
+      { id: ID_M, ip: '::1', port: 6881 },
+      { id: ID_A, ip: '2001:db8::8:800:200c:417a', port: 1 },
+    ];
+    const values = [
+      { ip: '2001:db8::1', port: 51413 },
+      { ip: '10.0.0.1', port: 6881 },
+    ];
+    const msg: KrpcMessage = {
+      t,
+      y: 'r',
+      response: { id: ID_A, nodes6, values, token: b('tok') },
+    };
+    const wire = encodeKrpc(msg);
+    expect(decodeKrpc(wire)).toEqual(msg);
+    expect(decodeCompactNodes(encodeCompactNodes(nodes6, true), true)).toEqual(nodes6);
+    // One family per list: an IPv6 node is left out of `nodes`, an IPv4 one out of `nodes6`.
+    expect(encodeCompactNodes(nodes6).length).toBe(0);
+    expect(encodeCompactNodes([{ id: ID_A, ip: '10.0.0.1', port: 1 }], true).length).toBe(0);
+    // Canonical text whatever the input spelling.
+    const spelled = { id: ID_A, ip: '2001:0DB8:0:0:0:0:0:1', port: 2 };
+    expect(decodeCompactNodes(encodeCompactNodes([spelled], true), true)).toEqual([
+      { id: ID_A, ip: '2001:db8::1', port: 2 },
+    ]);
+    expect(
+      decodeKrpc(
+        b(
+          'd1:ad2:id20:abcdefghij01234567896:target20:mnopqrstuvwxyz1234564:wantl2:n42:n62:n9ee1:q9:find_node1:t2:aa1:y1:qe',
+        ),
+      ),
+    ).toEqual({
+      t,
+      y: 'q',
+      query: { method: 'find_node', id: ID_A, target: ID_M, want: ['n4', 'n6'] },
+    });
+    expect(
+      decodeKrpc(
+        b(
+          'd1:ad2:id20:abcdefghij01234567896:target20:mnopqrstuvwxyz1234564:wanti1ee1:q9:find_node1:t2:aa1:y1:qe',
+        ),
+      ),
+    ).toBeNull();
+    expect(
+      decodeKrpc(b(`d1:rd2:id20:abcdefghij01234567896:nodes637:${'x'.repeat(37)}e1:t2:aa1:y1:re`)),
+    ).toBeNull();
+  });
+
   it('reads the BEP 43 read-only flag', () => {
     expect(
       decodeKrpc(b('d1:ad2:id20:abcdefghij0123456789e1:q4:ping2:roi1e1:t2:aa1:y1:qe')),
@@ -200,14 +248,28 @@ describe('KRPC decoder fuzz (DH-04)', () => {
   const tid = fc.uint8Array({ minLength: 1, maxLength: 8 });
   const port = fc.integer({ min: 1, max: 65535 });
   const ip = fc.ipV4();
+  // IPv6 in the canonical text the decoder produces.
+  const ip6 = fc
+    .uint8Array({ minLength: 16, maxLength: 16 })
+    .map(
+      (raw) =>
+        decodeCompactNodes(Uint8Array.from([...new Uint8Array(20), ...raw, 0, 1]), true)![0]!.ip,
+    );
+  const want = fc.subarray(['n4', 'n6'] as ('n4' | 'n6')[], { minLength: 1 });
   const message: fc.Arbitrary<KrpcMessage> = fc.oneof(
     fc.record({
       t: tid,
       y: fc.constant('q' as const),
       query: fc.oneof(
         fc.record({ method: fc.constant('ping' as const), id }),
-        fc.record({ method: fc.constant('find_node' as const), id, target: id }),
-        fc.record({ method: fc.constant('get_peers' as const), id, infoHash: id }),
+        fc.record(
+          { method: fc.constant('find_node' as const), id, target: id, want },
+          { requiredKeys: ['method', 'id', 'target'] },
+        ),
+        fc.record(
+          { method: fc.constant('get_peers' as const), id, infoHash: id, want },
+          { requiredKeys: ['method', 'id', 'infoHash'] },
+        ),
         fc.record({
           method: fc.constant('announce_peer' as const),
           id,
@@ -226,7 +288,8 @@ describe('KRPC decoder fuzz (DH-04)', () => {
           {
             id,
             nodes: fc.array(fc.record({ id, ip, port }), { maxLength: 8 }),
-            values: fc.array(fc.record({ ip, port }), { maxLength: 20 }),
+            nodes6: fc.array(fc.record({ id, ip: ip6, port }), { maxLength: 8 }),
+            values: fc.array(fc.record({ ip: fc.oneof(ip, ip6), port }), { maxLength: 20 }),
             token: fc.uint8Array({ minLength: 1, maxLength: 20 }),
           },
           { requiredKeys: ['id'] },

@@ -14,6 +14,9 @@ export const ID_LENGTH = 20;
 export const COMPACT_NODE_LENGTH = 26;
 /** Compact peer info: 4-byte IPv4, 2-byte port. */
 export const COMPACT_PEER_LENGTH = 6;
+/** BEP 32: compact node info with a 16-byte IPv6 address (`nodes6`), and an IPv6 peer. */
+export const COMPACT_NODE6_LENGTH = 38;
+export const COMPACT_PEER6_LENGTH = 18;
 /** Bigger datagrams are not KRPC we want to read (a full get_peers reply is well under 2 KiB). */
 export const MAX_DATAGRAM_BYTES = 8192;
 const MAX_TRANSACTION_ID_BYTES = 64;
@@ -33,8 +36,8 @@ export interface NodeContact {
 
 export type KrpcQuery =
   | { method: 'ping'; id: Uint8Array }
-  | { method: 'find_node'; id: Uint8Array; target: Uint8Array }
-  | { method: 'get_peers'; id: Uint8Array; infoHash: Uint8Array }
+  | { method: 'find_node'; id: Uint8Array; target: Uint8Array; want?: Want[] }
+  | { method: 'get_peers'; id: Uint8Array; infoHash: Uint8Array; want?: Want[] }
   | {
       method: 'announce_peer';
       id: Uint8Array;
@@ -47,10 +50,15 @@ export type KrpcQuery =
   /** A method we do not know; answered with error 204. */
   | { method: 'unknown'; name: string; id: Uint8Array };
 
+/** BEP 32 `want`: which node lists the querier asks for. */
+export type Want = 'n4' | 'n6';
+
 /** What any response may carry; which fields matter depends on the query it answers. */
 export interface KrpcResponseBody {
   id: Uint8Array;
   nodes?: NodeContact[];
+  /** BEP 32: IPv6 nodes. */
+  nodes6?: NodeContact[];
   values?: PeerAddress[];
   token?: Uint8Array;
 }
@@ -81,58 +89,101 @@ function idField(d: BDict, key: string): Uint8Array | null {
   return v instanceof Uint8Array && v.length === ID_LENGTH ? v : null;
 }
 
-function ipv4Text(b: Uint8Array, at: number): string {
-  return `${b[at]}.${b[at + 1]}.${b[at + 2]}.${b[at + 3]}`;
+/** Text of the 4- or 16-byte address at `at`; IPv6 in its canonical short form (RFC 5952). */
+function ipText(b: Uint8Array, at: number, length: 4 | 16): string {
+  if (length === 4) return `${b[at]}.${b[at + 1]}.${b[at + 2]}.${b[at + 3]}`;
+  const groups: string[] = [];
+  for (let g = 0; g < 8; g++)
+    groups.push(((b[at + 2 * g]! << 8) | b[at + 2 * g + 1]!).toString(16));
+  return new URL(`http://[${groups.join(':')}]/`).hostname.slice(1, -1);
 }
 
-/** Compact node list; null if the length is not a whole number of entries (DH-02). */
-export function decodeCompactNodes(bytes: Uint8Array): NodeContact[] | null {
-  if (bytes.length % COMPACT_NODE_LENGTH !== 0) return null;
+/** The 4 or 16 bytes of an IP literal; null for anything else. */
+export function ipBytes(ip: string): Uint8Array | null {
+  const family = isIP(ip);
+  if (family === 4) return Uint8Array.from(ip.split('.').map(Number));
+  if (family !== 6) return null;
+  let text = ip;
+  const v4 = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);
+  if (v4) {
+    const [a, b, c, d] = v4.slice(1).map(Number) as [number, number, number, number];
+    text = `${text.slice(0, v4.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+  }
+  const [head, tail] = text.split('::') as [string, string | undefined];
+  const headGroups = head ? head.split(':') : [];
+  const tailGroups = tail ? tail.split(':') : [];
+  const zeros =
+    tail === undefined ? [] : Array<string>(8 - headGroups.length - tailGroups.length).fill('0');
+  const out = new Uint8Array(16);
+  [...headGroups, ...zeros, ...tailGroups].forEach((g, i) => {
+    const n = parseInt(g, 16);
+    out[2 * i] = n >> 8;
+    out[2 * i + 1] = n & 0xff;
+  });
+  return out;
+}
+
+/** Compact node list (26-byte IPv4 or, for `nodes6`, 38-byte IPv6 entries); null if the length is not a whole number of entries (DH-02). */
+export function decodeCompactNodes(bytes: Uint8Array, v6 = false): NodeContact[] | null {
+  const size = v6 ? COMPACT_NODE6_LENGTH : COMPACT_NODE_LENGTH;
+  if (bytes.length % size !== 0) return null;
   const out: NodeContact[] = [];
-  for (let at = 0; at < bytes.length; at += COMPACT_NODE_LENGTH) {
-    const port = (bytes[at + 24]! << 8) | bytes[at + 25]!;
+  for (let at = 0; at < bytes.length; at += size) {
     out.push({
       id: Uint8Array.from(bytes.subarray(at, at + ID_LENGTH)),
-      ip: ipv4Text(bytes, at + ID_LENGTH),
-      port,
+      ip: ipText(bytes, at + ID_LENGTH, v6 ? 16 : 4),
+      port: (bytes[at + size - 2]! << 8) | bytes[at + size - 1]!,
     });
   }
   return out;
 }
 
-function ipv4Bytes(ip: string): number[] | null {
-  if (isIP(ip) !== 4) return null;
-  return ip.split('.').map(Number);
-}
-
-/** Compact node list; entries that are not IPv4 or have a bad id/port are left out. */
-export function encodeCompactNodes(nodes: readonly NodeContact[]): Uint8Array {
-  const ok = nodes.filter(
-    (n) => n.id.length === ID_LENGTH && ipv4Bytes(n.ip) !== null && validPort(n.port),
-  );
-  const out = new Uint8Array(ok.length * COMPACT_NODE_LENGTH);
-  ok.forEach((n, i) => {
-    const at = i * COMPACT_NODE_LENGTH;
+/** Compact node list of one family; entries of the other family, or with a bad id/port, are left out. */
+export function encodeCompactNodes(nodes: readonly NodeContact[], v6 = false): Uint8Array {
+  const want = v6 ? 16 : 4;
+  const ok = nodes
+    .map((n) => ({ n, ip: ipBytes(n.ip) }))
+    .filter(({ n, ip }) => n.id.length === ID_LENGTH && ip?.length === want && validPort(n.port));
+  const size = ID_LENGTH + want + 2;
+  const out = new Uint8Array(ok.length * size);
+  ok.forEach(({ n, ip }, i) => {
+    const at = i * size;
     out.set(n.id, at);
-    out.set(ipv4Bytes(n.ip)!, at + ID_LENGTH);
-    out[at + 24] = n.port >> 8;
-    out[at + 25] = n.port & 0xff;
+    out.set(ip!, at + ID_LENGTH);
+    out[at + size - 2] = n.port >> 8;
+    out[at + size - 1] = n.port & 0xff;
   });
   return out;
 }
 
+/** Compact peer: 6 bytes for IPv4, 18 for IPv6 (BEP 32); null for a host name or bad port. */
 export function encodeCompactPeer(p: PeerAddress): Uint8Array | null {
-  const ip = ipv4Bytes(p.ip);
+  const ip = ipBytes(p.ip);
   if (!ip || !validPort(p.port)) return null;
   return Uint8Array.from([...ip, p.port >> 8, p.port & 0xff]);
 }
 
 function decodeCompactPeer(b: Uint8Array): PeerAddress {
-  return { ip: ipv4Text(b, 0), port: (b[4]! << 8) | b[5]! };
+  const len = b.length === COMPACT_PEER6_LENGTH ? 16 : 4;
+  return { ip: ipText(b, 0, len), port: (b[len]! << 8) | b[len + 1]! };
 }
 
 function validPort(p: number): boolean {
   return Number.isInteger(p) && p >= 1 && p <= 65535;
+}
+
+/** BEP 32 `want`: a list of strings; unknown entries are ignored. Null if malformed. */
+function wantField(a: BDict): Want[] | undefined | null {
+  const v = a.get('want');
+  if (v === undefined) return undefined;
+  if (!Array.isArray(v) || v.length > 8) return null;
+  const out: Want[] = [];
+  for (const item of v as BValue[]) {
+    if (!(item instanceof Uint8Array)) return null;
+    const text = Buffer.from(item).toString('latin1');
+    if ((text === 'n4' || text === 'n6') && !out.includes(text)) out.push(text);
+  }
+  return out;
 }
 
 function decodeQuery(q: Uint8Array, a: BDict): KrpcQuery | null {
@@ -144,11 +195,17 @@ function decodeQuery(q: Uint8Array, a: BDict): KrpcQuery | null {
       return { method: 'ping', id };
     case 'find_node': {
       const target = idField(a, 'target');
-      return target ? { method: 'find_node', id, target } : null;
+      const want = wantField(a);
+      if (!target || want === null) return null;
+      return want ? { method: 'find_node', id, target, want } : { method: 'find_node', id, target };
     }
     case 'get_peers': {
       const infoHash = idField(a, 'info_hash');
-      return infoHash ? { method: 'get_peers', id, infoHash } : null;
+      const want = wantField(a);
+      if (!infoHash || want === null) return null;
+      return want
+        ? { method: 'get_peers', id, infoHash, want }
+        : { method: 'get_peers', id, infoHash };
     }
     case 'announce_peer': {
       const infoHash = idField(a, 'info_hash');
@@ -175,12 +232,14 @@ function decodeResponse(r: BDict): KrpcResponseBody | null {
   const id = idField(r, 'id');
   if (!id) return null;
   const body: KrpcResponseBody = { id };
-  const nodes = bytesField(r, 'nodes');
-  if (nodes === null) return null;
-  if (nodes !== undefined) {
-    const decoded = decodeCompactNodes(nodes);
-    if (!decoded) return null;
-    body.nodes = decoded;
+  for (const key of ['nodes', 'nodes6'] as const) {
+    const nodes = bytesField(r, key);
+    if (nodes === null) return null;
+    if (nodes !== undefined) {
+      const decoded = decodeCompactNodes(nodes, key === 'nodes6');
+      if (!decoded) return null;
+      body[key] = decoded;
+    }
   }
   const token = bytesField(r, 'token');
   if (token === null || (token && token.length > MAX_TOKEN_BYTES)) return null;
@@ -190,7 +249,8 @@ function decodeResponse(r: BDict): KrpcResponseBody | null {
     if (!Array.isArray(values) || values.length > MAX_VALUES) return null;
     const peers: PeerAddress[] = [];
     for (const v of values as BValue[]) {
-      if (!(v instanceof Uint8Array) || v.length !== COMPACT_PEER_LENGTH) return null;
+      if (!(v instanceof Uint8Array)) return null;
+      if (v.length !== COMPACT_PEER_LENGTH && v.length !== COMPACT_PEER6_LENGTH) return null;
       peers.push(decodeCompactPeer(v));
     }
     body.values = peers;
@@ -261,9 +321,11 @@ export function encodeKrpc(msg: KrpcMessage): Uint8Array {
           break;
         case 'find_node':
           a.target = checkId(q.target);
+          if (q.want?.length) a.want = q.want;
           break;
         case 'get_peers':
           a.info_hash = checkId(q.infoHash);
+          if (q.want?.length) a.want = q.want;
           break;
         case 'announce_peer':
           a.info_hash = checkId(q.infoHash);
@@ -282,6 +344,7 @@ export function encodeKrpc(msg: KrpcMessage): Uint8Array {
       const r = msg.response;
       const body: Record<string, BEncodable> = { id: checkId(r.id) };
       if (r.nodes) body.nodes = encodeCompactNodes(r.nodes);
+      if (r.nodes6) body.nodes6 = encodeCompactNodes(r.nodes6, true);
       if (r.token) body.token = r.token;
       if (r.values) {
         body.values = r.values.map(encodeCompactPeer).filter((b): b is Uint8Array => b !== null);
