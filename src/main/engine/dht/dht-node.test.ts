@@ -262,9 +262,10 @@ describe('a loopback DHT of Tessera nodes', () => {
       nodes.push(await node({ bootstrap }));
     }
     await Promise.all(nodes.map((n) => n.ready()));
-    // Everyone knows someone; the first node (everyone's bootstrap) knows everyone.
+    // Everyone knows someone; the first node (everyone's bootstrap) learns the others as it
+    // verifies those that queried it (as many as its buckets hold).
+    await waitUntil('the first node to know the others', () => first.nodeCount() >= 10);
     for (const n of nodes) expect(n.nodeCount()).toBeGreaterThanOrEqual(1);
-    expect(first.nodeCount()).toBeGreaterThanOrEqual(10);
 
     const infoHash = hash(0xab);
     const announcer = nodes[7]!;
@@ -360,6 +361,49 @@ describe('a loopback DHT of Tessera nodes', () => {
     await new Promise((r) => setTimeout(r, 10));
     // Only the scripted socket of this test remains (closed by afterEach).
     expect(count()).toBeLessThanOrEqual(baseline + 1);
+  });
+});
+
+describe('an IPv6 DHT (BEP 32)', () => {
+  it('8 nodes on ::1: nodes6 in replies, one announces, another finds it', async () => {
+    // All on one address: the per-IP rate limit would see them as one flooder.
+    const rateLimit = { perSecond: 10_000, burst: 10_000 };
+    const first = await node({ host: '::1', rateLimit });
+    expect(first.family).toBe(6);
+    const nodes = [first];
+    for (let i = 1; i < 8; i++)
+      nodes.push(
+        await node({ host: '::1', rateLimit, bootstrap: [{ host: '::1', port: first.port }] }),
+      );
+    await Promise.all(nodes.map((n) => n.ready()));
+    // The first node learns the others as it verifies those that queried it.
+    await waitUntil('the first node to know the others', () => first.nodeCount() >= 5);
+    for (const n of nodes) expect(n.nodeCount()).toBeGreaterThanOrEqual(1);
+
+    // A find_node to an IPv6 node is answered with nodes6.
+    const sock = createSocket({ type: 'udp6', ipv6Only: true });
+    sockets.push(sock);
+    await new Promise<void>((r) => sock.bind(0, '::1', r));
+    const reply = new Promise<KrpcMessage | null>((r) =>
+      sock.once('message', (buf) => r(decodeKrpc(buf))),
+    );
+    sock.send(
+      query('f6', { method: 'find_node', id: id(1), target: id(2), want: ['n6'] }),
+      first.port,
+      '::1',
+    );
+    const got = await reply;
+    expect(got?.y === 'r' && got.response.nodes6?.length).toBeGreaterThan(0);
+    expect(got?.y === 'r' && got.response.nodes).toBeUndefined();
+
+    await nodes[2]!.getPeers(hash(0x66), { announcePort: 7777 });
+    expect(await nodes[6]!.getPeers(hash(0x66))).toContainEqual({ ip: '::1', port: 7777 });
+    // An IPv4 address is nothing an IPv6 node can talk to.
+    expect(await first.addNode('127.0.0.1', 6881)).toBe(false);
+  }, 30_000);
+
+  it('refuses to bind a host name', async () => {
+    await expect(DhtNode.create({ host: 'localhost' })).rejects.toThrow(/IP address/);
   });
 });
 

@@ -118,6 +118,8 @@ const REFRESH_MS = 15 * 60_000;
 export class DhtNode extends EventEmitter<DhtNodeEvents> {
   readonly nodeId: Uint8Array;
   readonly host: string;
+  /** 4 (BEP 5) or 6 (BEP 32): one family per node; run one of each for both. */
+  readonly family: 4 | 6;
   private readonly socket: Socket;
   private readonly table: RoutingTable;
   private readonly tokens: TokenIssuer;
@@ -150,9 +152,10 @@ export class DhtNode extends EventEmitter<DhtNodeEvents> {
     timeouts: 0,
   };
 
-  private constructor(o: DhtNodeOptions, nodeId: Uint8Array, socket: Socket) {
+  private constructor(o: DhtNodeOptions, family: 4 | 6, nodeId: Uint8Array, socket: Socket) {
     super();
     this.host = o.host;
+    this.family = family;
     this.nodeId = nodeId;
     this.socket = socket;
     this.now = o.now ?? Date.now;
@@ -170,13 +173,17 @@ export class DhtNode extends EventEmitter<DhtNodeEvents> {
 
   /** Binds the socket, loads the saved table and starts bootstrapping in the background. */
   static async create(o: DhtNodeOptions): Promise<DhtNode> {
-    if (isIP(o.host) !== 4)
-      throw new EngineError('dht', `DHT needs an IPv4 bind address, not '${o.host}'`);
+    const family = isIP(o.host);
+    if (family !== 4 && family !== 6)
+      throw new EngineError('dht', `DHT needs an IP address to bind, not '${o.host}'`);
     if (o.nodeId && o.nodeId.length !== ID_LENGTH)
       throw new EngineError('dht', 'DHT node id must be 20 bytes');
-    const saved = o.stateFile ? await loadState(o.stateFile) : null;
+    const saved = o.stateFile ? await loadState(o.stateFile, family) : null;
     const nodeId = o.nodeId ?? saved?.nodeId ?? randomBytes(ID_LENGTH);
-    const socket = createSocket({ type: 'udp4' });
+    const socket =
+      family === 4
+        ? createSocket({ type: 'udp4' })
+        : createSocket({ type: 'udp6', ipv6Only: true });
     try {
       await new Promise<void>((resolve, reject) => {
         socket.once('error', reject);
@@ -193,7 +200,7 @@ export class DhtNode extends EventEmitter<DhtNodeEvents> {
         { cause: e },
       );
     }
-    const node = new DhtNode(o, Uint8Array.from(nodeId), socket);
+    const node = new DhtNode(o, family, Uint8Array.from(nodeId), socket);
     node.boundPort = socket.address().port;
     socket.on('message', (msg, rinfo) => node.onDatagram(msg, rinfo));
     socket.on('error', (e) => debugLog('dht', `socket error: ${e.message}`));
@@ -240,7 +247,7 @@ export class DhtNode extends EventEmitter<DhtNodeEvents> {
    */
   async addNode(host: string, port: number): Promise<boolean> {
     if (this.closed || !Number.isInteger(port) || port < 1 || port > 65535) return false;
-    const ip = await resolveIpv4(host);
+    const ip = await resolveIp(host, this.family);
     if (!ip || this.isSelf({ ip, port })) return false;
     // Every peer of a swarm may send the same `port` message: a good node needs no new ping.
     const known = this.table.findByAddress(ip, port);
@@ -269,7 +276,7 @@ export class DhtNode extends EventEmitter<DhtNodeEvents> {
     const result = await lookup({
       target: infoHash,
       seeds: this.table.closest(infoHash, 2 * K),
-      query: (to) => this.query(to, { method: 'get_peers', id: this.nodeId, infoHash }),
+      query: (to) => this.ask(to, { method: 'get_peers', id: this.nodeId, infoHash }),
       onPeers: (peers) => {
         // A throwing listener must not stall the lookup.
         try {
@@ -357,7 +364,9 @@ export class DhtNode extends EventEmitter<DhtNodeEvents> {
     if (c.id && equalBytes(c.id, this.nodeId)) return true;
     if (c.port !== this.boundPort) return false;
     // Bound to all interfaces: our address as others see it is unknown; loopback is surely us.
-    return c.ip === this.host || (this.host === '0.0.0.0' && c.ip.startsWith('127.'));
+    if (c.ip === this.host) return true;
+    if (this.host === '0.0.0.0') return c.ip.startsWith('127.');
+    return this.host === '::' && c.ip === '::1';
   }
 
   private send(to: { ip: string; port: number }, msg: KrpcMessage): void {
@@ -379,13 +388,33 @@ export class DhtNode extends EventEmitter<DhtNodeEvents> {
     }
   }
 
+  /**
+   * A find_node / get_peers for a lookup: on an IPv6 node asks for `nodes6` (BEP 32 `want`) and
+   * hands the lookup the node list of our family as `nodes`.
+   */
+  private async ask(
+    to: LookupSeed,
+    q: Extract<KrpcQuery, { method: 'find_node' | 'get_peers' }>,
+  ): Promise<KrpcResponseBody | null> {
+    if (this.family === 4) return this.query(to, q);
+    const reply = await this.query(to, { ...q, want: ['n6'] });
+    if (!reply) return null;
+    const { nodes6, ...rest } = reply;
+    return nodes6 ? { ...rest, nodes: nodes6 } : { ...rest, nodes: [] };
+  }
+
+  /** Our closest nodes in the field of our family: `nodes` (IPv4) or `nodes6` (IPv6). */
+  private nodesField(nodes: NodeContact[]): Pick<KrpcResponseBody, 'nodes' | 'nodes6'> {
+    return this.family === 4 ? { nodes } : { nodes6: nodes };
+  }
+
   /** One query; the reply (from that very address) or null on timeout, error reply or close. */
   private async query(to: LookupSeed, q: KrpcQuery): Promise<KrpcResponseBody | null> {
     while (!this.closed && this.outstanding.size >= this.maxOutstanding) {
       if (this.waiting.length >= MAX_WAITING) return null;
       await new Promise<void>((r) => this.waiting.push(r));
     }
-    if (this.closed || to.port < 1 || to.port > 65535 || isIP(to.ip) !== 4) return null;
+    if (this.closed || to.port < 1 || to.port > 65535 || isIP(to.ip) !== this.family) return null;
     let key: string;
     let t: Uint8Array;
     do {
@@ -478,13 +507,13 @@ export class DhtNode extends EventEmitter<DhtNodeEvents> {
         reply({});
         break;
       case 'find_node':
-        reply({ nodes: this.table.closest(q.target, K).map(contactOf) });
+        reply(this.nodesField(this.table.closest(q.target, K).map(contactOf)));
         break;
       case 'get_peers': {
         const values = this.peerStore.get(q.infoHash, 50);
         reply({
           token: this.tokens.issue(from.ip),
-          nodes: this.table.closest(q.infoHash, K).map(contactOf),
+          ...this.nodesField(this.table.closest(q.infoHash, K).map(contactOf)),
           ...(values.length > 0 ? { values } : {}),
         });
         break;
@@ -543,15 +572,14 @@ export class DhtNode extends EventEmitter<DhtNodeEvents> {
     const run = async (): Promise<void> => {
       const seeds: LookupSeed[] = this.table.closest(this.nodeId, K);
       for (const b of this.bootstrapHosts) {
-        const ip = await resolveIpv4(b.host);
+        const ip = await resolveIp(b.host, this.family);
         if (ip) seeds.push({ ip, port: b.port });
       }
       if (seeds.length === 0 || this.closed) return;
       await lookup({
         target: this.nodeId,
         seeds,
-        query: (to) =>
-          this.query(to, { method: 'find_node', id: this.nodeId, target: this.nodeId }),
+        query: (to) => this.ask(to, { method: 'find_node', id: this.nodeId, target: this.nodeId }),
         skip: (c) => this.isSelf(c),
         timeoutMs: 20_000,
       });
@@ -591,7 +619,7 @@ export class DhtNode extends EventEmitter<DhtNodeEvents> {
       void lookup({
         target,
         seeds: this.table.closest(target, K),
-        query: (to) => this.query(to, { method: 'find_node', id: this.nodeId, target }),
+        query: (to) => this.ask(to, { method: 'find_node', id: this.nodeId, target }),
         skip: (c) => this.isSelf(c),
         timeoutMs: 20_000,
       });
@@ -610,11 +638,11 @@ function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && Buffer.from(a).equals(Buffer.from(b));
 }
 
-async function resolveIpv4(host: string): Promise<string | null> {
-  if (isIP(host) === 4) return host;
-  if (isIP(host) === 6) return null;
+async function resolveIp(host: string, family: 4 | 6): Promise<string | null> {
+  const literal = isIP(host);
+  if (literal !== 0) return literal === family ? host : null;
   try {
-    return (await dnsLookup(host, { family: 4 })).address;
+    return (await dnsLookup(host, { family })).address;
   } catch {
     return null;
   }
@@ -623,6 +651,7 @@ async function resolveIpv4(host: string): Promise<string | null> {
 /** The saved table, or null if there is none or it is unreadable (then we start afresh). */
 async function loadState(
   file: string,
+  family: 4 | 6,
 ): Promise<{ nodeId: Uint8Array; nodes: NodeContact[] } | null> {
   let parsed: unknown;
   try {
@@ -644,7 +673,7 @@ async function loadState(
       typeof n.id === 'string' &&
       /^[0-9a-f]{40}$/.test(n.id) &&
       typeof n.ip === 'string' &&
-      isIP(n.ip) === 4 &&
+      isIP(n.ip) === family &&
       Number.isInteger(n.port) &&
       n.port >= 1 &&
       n.port <= 65535

@@ -145,5 +145,11 @@ describe('iterative lookup', () => {
     expect(usableFrom({ ip: '255.255.255.255', port: 1 }, '198.51.100.1')).toBe(false);
     expect(usableFrom({ ip: '127.0.0.1', port: 1 }, '198.51.100.1')).toBe(false);
     expect(usableFrom({ ip: '127.0.0.1', port: 1 }, '127.0.0.9')).toBe(true);
+    expect(usableFrom({ ip: '2001:db8::1', port: 1 }, '2001:db8::2')).toBe(true);
+    expect(usableFrom({ ip: '::', port: 1 }, '2001:db8::2')).toBe(false);
+    expect(usableFrom({ ip: 'ff02::1', port: 1 }, '2001:db8::2')).toBe(false);
+    expect(usableFrom({ ip: '::ffff:10.0.0.1', port: 1 }, '2001:db8::2')).toBe(false);
+    expect(usableFrom({ ip: '::1', port: 1 }, '2001:db8::2')).toBe(false);
+    expect(usableFrom({ ip: '::1', port: 1 }, '::1')).toBe(true);
   });
 });

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import type { PeerAddress } from '../torrent/peer-directory';
 import type { KrpcResponseBody, NodeContact } from './krpc';
 import { K, idToBigInt } from './routing-table';
@@ -186,17 +187,23 @@ export function lookup(o: LookupOptions): Promise<LookupResult> {
   });
 }
 
-const isLoopback = (ip: string): boolean => ip.startsWith('127.');
+const isLoopback = (ip: string): boolean => ip.startsWith('127.') || ip === '::1';
 
 /**
  * Whether an address named by the node at `source` is worth using: never port 0, 0.0.0.0/8,
- * multicast or reserved (224/3); loopback only when the node naming it is itself on loopback
- * (a remote node must not steer us at our own machine's services).
+ * multicast or reserved (224/3), `::`, IPv6 multicast (ff00::/8) or IPv4-mapped IPv6; loopback
+ * only when the node naming it is itself on loopback (a remote node must not steer us at our own
+ * machine's services).
  */
 export function usableFrom(a: { ip: string; port: number }, source: string): boolean {
   if (!Number.isInteger(a.port) || a.port < 1 || a.port > 65535) return false;
-  const first = Number(a.ip.split('.')[0]);
-  if (!(first >= 1 && first <= 223)) return false;
+  if (isIP(a.ip) === 6) {
+    const ip = a.ip.toLowerCase();
+    if (ip === '::' || ip.startsWith('ff') || ip.startsWith('::ffff:')) return false;
+  } else {
+    const first = Number(a.ip.split('.')[0]);
+    if (!(first >= 1 && first <= 223)) return false;
+  }
   return !isLoopback(a.ip) || isLoopback(source);
 }
 
