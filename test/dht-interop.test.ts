@@ -1,5 +1,6 @@
-// DHT interop (BEP 5, DH-01..DH-04): small DHTs of Tessera nodes plus a real, independently
-// written DHT node on loopback — aria2c's own DHT, and libtorrent's (qbittorrent-nox).
+// DHT interop (BEP 5, DH-01..DH-04; BEP 32): small DHTs of Tessera nodes plus a real,
+// independently written DHT node on loopback — aria2c's own DHT (over IPv4 and over IPv6), and
+// libtorrent's (qbittorrent-nox).
 // Each real client seeds a torrent with DHT on; it must announce itself to Tessera nodes, a Tessera
 // node that joins later must find its address through an iterative get_peers, and it must accept
 // a Tessera announce_peer (our use of its token) and hand that peer out in its own get_peers reply.
@@ -36,25 +37,39 @@ const announces: { node: DhtNode; hash: string; peer: { ip: string; port: number
 
 /** A UDP port that was free on `host` a moment ago. */
 async function freeUdpPort(host: string): Promise<number> {
-  const sock = createSocket('udp4');
+  const sock = host.includes(':')
+    ? createSocket({ type: 'udp6', ipv6Only: true })
+    : createSocket('udp4');
   await new Promise<void>((done) => sock.bind(0, host, done));
   const { port } = sock.address();
   await new Promise<void>((done) => sock.close(done));
   return port;
 }
 
-async function tesseraNode(bootstrap: { host: string; port: number }[]): Promise<DhtNode> {
-  const node = await DhtNode.create({ host: allocateHost(), bootstrap, queryTimeoutMs: 1500 });
+/** IPv6 nodes all share ::1, which the per-IP rate limit would take for one flooder. */
+const V6_RATE_LIMIT = { perSecond: 10_000, burst: 10_000 };
+
+async function tesseraNode(
+  bootstrap: { host: string; port: number }[],
+  family: 4 | 6 = 4,
+): Promise<DhtNode> {
+  const node = await DhtNode.create({
+    host: family === 4 ? allocateHost() : '::1',
+    bootstrap,
+    queryTimeoutMs: 1500,
+    ...(family === 6 ? { rateLimit: V6_RATE_LIMIT } : {}),
+  });
   node.on('announce', (hash, peer) => announces.push({ node, hash, peer }));
   tessera.push(node);
   return node;
 }
 
 /** A small Tessera DHT: one entry node and four more that join through it. */
-async function tesseraNetwork(): Promise<DhtNode[]> {
-  const entry = await tesseraNode([]);
+async function tesseraNetwork(family: 4 | 6 = 4): Promise<DhtNode[]> {
+  const entry = await tesseraNode([], family);
   const net = [entry];
-  for (let i = 0; i < 4; i++) net.push(await tesseraNode([{ host: entry.host, port: entry.port }]));
+  for (let i = 0; i < 4; i++)
+    net.push(await tesseraNode([{ host: entry.host, port: entry.port }], family));
   await Promise.all(net.map((n) => n.ready()));
   return net;
 }
@@ -64,9 +79,10 @@ async function askDirectly(
   to: { host: string; port: number },
   infoHash: Uint8Array,
 ): Promise<Extract<KrpcMessage, { y: 'r' }> | null> {
-  const sock = createSocket('udp4');
+  const v6 = to.host.includes(':');
+  const sock = v6 ? createSocket({ type: 'udp6', ipv6Only: true }) : createSocket('udp4');
   try {
-    await new Promise<void>((done) => sock.bind(0, allocateHost(), done));
+    await new Promise<void>((done) => sock.bind(0, v6 ? '::1' : allocateHost(), done));
     const reply = new Promise<Extract<KrpcMessage, { y: 'r' }> | null>((done) => {
       const timer = setTimeout(() => done(null), 10_000);
       sock.on('message', (buf, rinfo) => {
@@ -122,7 +138,7 @@ async function expectInterop(
   );
 
   // A newcomer has no stored peers of its own: what it finds, it finds through the DHT.
-  const newcomer = await tesseraNode([{ host: net[0]!.host, port: net[0]!.port }]);
+  const newcomer = await tesseraNode([{ host: net[0]!.host, port: net[0]!.port }], net[0]!.family);
   await newcomer.ready();
   expect(newcomer.stats().storedPeers).toBe(0);
   const peers = await newcomer.getPeers(Buffer.from(infoHashHex, 'hex'), { timeoutMs: 20_000 });
@@ -131,7 +147,7 @@ async function expectInterop(
   // A Tessera node that joins through the real node announces a hash nobody else has; the real
   // node's own get_peers reply must carry that peer (it accepted our announce and its token).
   const hash = Uint8Array.from({ length: 20 }, (_, i) => (0xc0 ^ i ^ dht.port) & 255);
-  const announcer = await tesseraNode([dht]);
+  const announcer = await tesseraNode([dht], net[0]!.family);
   await announcer.ready();
   expect(announcer.nodes().some((c) => c.ip === dht.host && c.port === dht.port)).toBe(true);
   await announcer.getPeers(hash, { announcePort: 40_001, timeoutMs: 20_000 });
@@ -277,5 +293,38 @@ describe('DHT interop with qbittorrent-nox (libtorrent)', () => {
 
   it("libtorrent announces itself to Tessera nodes; a later Tessera node finds qBittorrent's address with get_peers; libtorrent stores a Tessera announce and returns it", async () => {
     await expectInterop({ host, port }, { host, port }, net);
+  });
+});
+
+describe('DHT interop with aria2c over IPv6 (BEP 32)', () => {
+  let aria2: Seeder | undefined;
+  let net: DhtNode[];
+  let dht: { host: string; port: number };
+
+  beforeAll(async () => {
+    net = await tesseraNetwork(6);
+    dht = { host: '::1', port: await freeUdpPort('::1') };
+    aria2 = await startAria2Seeder({
+      torrent: torrentPath,
+      dataDir,
+      host: allocateHost(),
+      workDir: join(temp.path, 'aria2-v6'),
+      dht: {
+        family: 6,
+        port: dht.port,
+        listenAddr6: dht.host,
+        entryPoint: { host: net[0]!.host, port: net[0]!.port },
+        filePath: join(temp.path, 'aria2-v6', 'dht6.dat'),
+      },
+    });
+  });
+
+  afterAll(async () => {
+    await aria2?.stop();
+  });
+
+  it("aria2's IPv6 DHT joins through a Tessera IPv6 node and announces itself; a later Tessera node finds it (nodes6, 18-byte values); aria2 stores a Tessera announce and returns it", async () => {
+    // Over IPv6 the announcing address is ::1 (the UDP source), with aria2's TCP port.
+    await expectInterop({ host: '::1', port: aria2!.port }, dht, net);
   });
 });

@@ -8,14 +8,43 @@ import { HarnessError } from './errors';
 import { freePort, raceTimeout, spawnLogged, waitFor, type Managed } from './proc';
 import type { Seeder, SeederOptions } from './seeder-types';
 
-/** aria2's IPv4 DHT node (BEP 5), for DHT tests; off unless asked for. */
+/** aria2's DHT node (BEP 5, or BEP 32 with `family: 6`), for DHT tests; off unless asked for. */
 export interface Aria2DhtOptions {
-  /** UDP port of aria2's DHT node (it binds `host` too, through --interface). */
+  /** UDP port of aria2's DHT node (IPv4: it binds `host` too, through --interface). */
   port: number;
   /** The node aria2 joins through (--dht-entry-point takes one). */
   entryPoint?: { host: string; port: number };
   /** Where aria2 keeps its routing table between runs (dht.dat). */
   filePath: string;
+  /** 6: the IPv6 DHT only, bound to `listenAddr6` (IPv6 stays on; peers still on IPv4 `host`). */
+  family?: 4 | 6;
+  /** IPv6 address of the IPv6 DHT node. Default '::1'. */
+  listenAddr6?: string;
+}
+
+function aria2DhtArgs(dht: Aria2DhtOptions | undefined): string[] {
+  if (!dht) return ['--disable-ipv6=true', '--enable-dht=false', '--enable-dht6=false'];
+  if (dht.family === 6) {
+    return [
+      '--disable-ipv6=false',
+      '--enable-dht=false',
+      '--enable-dht6=true',
+      `--dht-listen-port=${dht.port}`,
+      `--dht-listen-addr6=${dht.listenAddr6 ?? '::1'}`,
+      `--dht-file-path6=${resolve(dht.filePath)}`,
+      ...(dht.entryPoint
+        ? [`--dht-entry-point6=[${dht.entryPoint.host}]:${dht.entryPoint.port}`]
+        : []),
+    ];
+  }
+  return [
+    '--disable-ipv6=true',
+    '--enable-dht=true',
+    '--enable-dht6=false',
+    `--dht-listen-port=${dht.port}`,
+    `--dht-file-path=${resolve(dht.filePath)}`,
+    ...(dht.entryPoint ? [`--dht-entry-point=${dht.entryPoint.host}:${dht.entryPoint.port}`] : []),
+  ];
 }
 
 /**
@@ -23,22 +52,10 @@ export interface Aria2DhtOptions {
  * unless `dht` is given.
  */
 export function aria2BaseArgs(host: string, port: number, dht?: Aria2DhtOptions): string[] {
-  const dhtArgs = dht
-    ? [
-        '--enable-dht=true',
-        `--dht-listen-port=${dht.port}`,
-        `--dht-file-path=${resolve(dht.filePath)}`,
-        ...(dht.entryPoint
-          ? [`--dht-entry-point=${dht.entryPoint.host}:${dht.entryPoint.port}`]
-          : []),
-      ]
-    : ['--enable-dht=false'];
   return [
     `--interface=${host}`,
     `--listen-port=${port}`,
-    '--disable-ipv6=true',
-    ...dhtArgs,
-    '--enable-dht6=false',
+    ...aria2DhtArgs(dht),
     '--bt-enable-lpd=false',
     '--enable-peer-exchange=false',
     '--file-allocation=none',
