@@ -1,7 +1,6 @@
 // Tessera's command line downloading from real, independently written BitTorrent programs
 // (Transmission, aria2, qBittorrent) through a real tracker (opentracker), all on loopback.
 // Every byte of the result is compared with the source.
-import { spawn } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,58 +15,16 @@ import {
   startSwarm,
   type Swarm,
 } from './harness';
+import { runCli as runTessera, type CliRun } from './support/run-cli';
 
 const MiB = 1 << 20;
-const CLI = join(import.meta.dirname, '..', 'bin', 'tessera.mjs');
 
-interface CliRun {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-  /** Parsed `--json` lines. */
-  events: Record<string, unknown>[];
-}
-
-/** Runs `tessera …` as a person would, bounded in time. */
+/** `tessera …` with resume data in this file's temporary folder. */
 function runCli(
   args: string[],
   o: { timeoutMs: number; onEvent?: (e: Record<string, unknown>) => void },
 ): Promise<CliRun> {
-  return new Promise((resolve, reject) => {
-    // Resume data goes to the test's own folder, not the user's.
-    const env = { ...process.env, XDG_STATE_HOME: join(tmp.path, 'xdg-state') };
-    const child = spawn(process.execPath, [CLI, ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env,
-    });
-    let stdout = '';
-    let stderr = '';
-    const events: Record<string, unknown>[] = [];
-    let partial = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      stdout += chunk;
-      partial += chunk;
-      const lines = partial.split('\n');
-      partial = lines.pop() ?? '';
-      for (const line of lines) {
-        // `--json` progress is one object per line; anything else (pretty output) is skipped.
-        if (!line.startsWith('{') || !line.endsWith('}')) continue;
-        const event = JSON.parse(line) as Record<string, unknown>;
-        events.push(event);
-        o.onEvent?.(event);
-      }
-    });
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`tessera ${args.join(' ')} did not finish in ${o.timeoutMs} ms\n${stderr}`));
-    }, o.timeoutMs);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr, events });
-    });
-  });
+  return runTessera(args, { ...o, stateHome: join(tmp.path, 'xdg-state') });
 }
 
 let tmp: { path: string; remove(): Promise<void> };

@@ -2,7 +2,6 @@
 // joins a small DHT through a Tessera node; `tessera download` gets nothing but a magnet link
 // without trackers or peers (MAG-04) and a bootstrap node, finds aria2 by get_peers, fetches the
 // metadata from it (BEP 9) and the data. Every byte is compared with the source.
-import { spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,9 +17,9 @@ import {
   waitFor,
   type Seeder,
 } from './harness';
+import { runCli } from './support/run-cli';
 
 const MiB = 1 << 20;
-const CLI = join(import.meta.dirname, '..', 'bin', 'tessera.mjs');
 
 let tmp: { path: string; remove(): Promise<void> };
 let entry: DhtNode;
@@ -80,41 +79,23 @@ afterAll(async () => {
 describe('peers from the DHT only', () => {
   it('downloads a magnet link with no trackers and no peers, from aria2 found through the DHT', async () => {
     const out = join(tmp.path, 'out');
-    const args = [
-      CLI,
-      'download',
-      `magnet:?xt=urn:btih:${infoHash}`,
-      '--out',
-      out,
-      '--json',
-      '--bind',
-      allocateHost(),
-      '--dht-bootstrap',
-      `${entry.host}:${entry.port}`,
-    ];
-    const result = await new Promise<{ code: number | null; stdout: string; stderr: string }>(
-      (resolve, reject) => {
-        const child = spawn(process.execPath, args, {
-          stdio: ['ignore', 'pipe', 'pipe'],
-          env: { ...process.env, XDG_STATE_HOME: join(tmp.path, 'xdg') },
-        });
-        let stdout = '';
-        let stderr = '';
-        child.stdout.on('data', (c: Buffer) => (stdout += c));
-        child.stderr.on('data', (c: Buffer) => (stderr += c));
-        const timer = setTimeout(() => {
-          child.kill('SIGKILL');
-          reject(new Error(`no result in 90 s\n${stderr}\n${stdout.slice(-2000)}`));
-        }, 90_000);
-        child.on('close', (code) => {
-          clearTimeout(timer);
-          resolve({ code, stdout, stderr });
-        });
-      },
+    const result = await runCli(
+      [
+        'download',
+        `magnet:?xt=urn:btih:${infoHash}`,
+        '--out',
+        out,
+        '--json',
+        '--bind',
+        allocateHost(),
+        '--dht-bootstrap',
+        `${entry.host}:${entry.port}`,
+      ],
+      { timeoutMs: 90_000, stateHome: join(tmp.path, 'xdg') },
     );
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
-    expect(result.stdout.trim().split('\n').at(-1)).toMatch(/"event":"done"/);
+    expect(result.events.at(-1)).toMatchObject({ event: 'done', progress: 1 });
     await compareTrees(join(tmp.path, 'data', 'dht.bin'), join(out, 'dht.bin'));
   });
 });

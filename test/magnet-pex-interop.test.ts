@@ -4,7 +4,6 @@
 // - PEX: Tessera is told of one peer only (a qBittorrent seeder); an aria2 leecher is found only
 //   through qBittorrent's ut_pex messages, and Tessera connects to it.
 // Every byte of each result is compared with the source.
-import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -19,9 +18,9 @@ import {
   startSwarm,
 } from './harness';
 import { untilDone } from './support/engine-session';
+import { runCli } from './support/run-cli';
 
 const MiB = 1 << 20;
-const CLI = join(import.meta.dirname, '..', 'bin', 'tessera.mjs');
 
 let tmp: { path: string; remove(): Promise<void> };
 beforeAll(async () => {
@@ -30,32 +29,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await tmp?.remove();
 });
-
-function runCli(
-  args: string[],
-  timeoutMs: number,
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const env = { ...process.env, XDG_STATE_HOME: join(tmp.path, 'xdg-state') };
-    const child = spawn(process.execPath, [CLI, ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env,
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c));
-    child.stderr.on('data', (c: Buffer) => (stderr += c));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`tessera ${args.join(' ')} did not finish in ${timeoutMs} ms\n${stderr}`));
-    }, timeoutMs);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 describe('magnet links and PEX with real clients', () => {
   it('downloads from a magnet link alone: metadata from its seeders (qBittorrent, aria2), peers from the tracker', async () => {
@@ -77,15 +50,18 @@ describe('magnet links and PEX with real clients', () => {
       const magnet = `magnet:?xt=urn:btih:${swarm.infoHash}&dn=from+a+magnet&tr=${encodeURIComponent(swarm.announceUrl)}`;
       const run = await runCli(
         ['download', magnet, '--out', out, '--json', '--bind', allocateHost()],
-        120_000,
+        {
+          timeoutMs: 120_000,
+          stateHome: join(tmp.path, 'xdg-state'),
+        },
       );
       expect(run.stderr).toBe('');
       expect(run.code).toBe(0);
-      const events = run.stdout
-        .split('\n')
-        .filter((l) => l.startsWith('{'))
-        .map((l) => JSON.parse(l) as Record<string, unknown>);
-      expect(events.at(-1)).toMatchObject({ event: 'done', progress: 1, name: 'magnet content' });
+      expect(run.events.at(-1)).toMatchObject({
+        event: 'done',
+        progress: 1,
+        name: 'magnet content',
+      });
       await compareTrees(join(swarm.sourceDir, swarm.contentName), join(out, swarm.contentName));
     } finally {
       await swarm.stop();
