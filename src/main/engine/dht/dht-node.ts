@@ -39,7 +39,7 @@ export interface DhtHost {
 }
 
 export interface DhtNodeOptions {
-  /** Address to bind, e.g. '0.0.0.0' or '127.0.0.5'. IPv4 only (no BEP 32). */
+  /** Address to bind, e.g. '0.0.0.0', '127.0.0.5', '::' or '::1' (IPv6: a BEP 32 node). */
   host: string;
   /** UDP port; 0 (default) picks a free one. */
   port?: number;
