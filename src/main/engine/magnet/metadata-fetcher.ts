@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import type { PeerRow } from '../../../shared/torrent-types';
-import { dialPeer } from '../peer/dial';
+import { PeerDialer } from '../peer/dial';
 import { PeerConnection } from '../peer/peer-connection';
 import { describeClient } from '../peer/peer-id';
 import {
@@ -77,7 +77,7 @@ export class MetadataFetcher extends EventEmitter<MetadataFetcherEvents> {
   readonly directory: PeerDirectory;
   private readonly peers = new Map<string, MetadataPeer>();
   private assembler: MetadataAssembler | null = null;
-  private connecting = 0;
+  private readonly dialer: PeerDialer;
   private running = false;
   private done = false;
   private readonly now: () => number;
@@ -88,6 +88,12 @@ export class MetadataFetcher extends EventEmitter<MetadataFetcherEvents> {
     this.now = opts.now ?? Date.now;
     this.maxConnections = opts.maxConnections ?? MAX_CONNECTIONS;
     this.directory = new PeerDirectory({ now: this.now, retryBaseMs: 5_000 });
+    this.dialer = new PeerDialer(this.directory, {
+      bindAddress: opts.bindAddress,
+      dial: opts.dial,
+      timeoutMs: CONNECT_TIMEOUT_MS,
+      maxHalfOpen: MAX_HALF_OPEN,
+    });
   }
 
   get connectedCount(): number {
@@ -177,27 +183,14 @@ export class MetadataFetcher extends EventEmitter<MetadataFetcherEvents> {
 
   private maintainConnections(): void {
     if (!this.running) return;
-    const free = Math.min(
-      this.maxConnections - this.peers.size - this.connecting,
-      MAX_HALF_OPEN - this.connecting,
+    this.dialer.dialDue(
+      this.maxConnections - this.peers.size,
+      ({ socket, key, address, source }) => {
+        if (!this.running || this.peers.has(key)) return false;
+        this.attach(socket, key, address, source, true);
+        return true;
+      },
     );
-    for (const { key, address, source } of this.directory.takeDialable(free)) {
-      this.connecting++;
-      const { bindAddress, dial } = this.opts;
-      dialPeer(address, { bindAddress, dial, timeoutMs: CONNECT_TIMEOUT_MS }, (result) => {
-        this.connecting--;
-        if ('error' in result) {
-          this.directory.markClosed(key, true);
-          return;
-        }
-        if (!this.running || this.peers.has(key)) {
-          result.socket.destroy();
-          this.directory.markClosed(key, false);
-          return;
-        }
-        this.attach(result.socket, key, address, source, true);
-      });
-    }
   }
 
   private attach(

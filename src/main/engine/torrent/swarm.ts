@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import type { PeerRow } from '../../../shared/torrent-types';
-import { dialPeer } from '../peer/dial';
+import { PeerDialer } from '../peer/dial';
 import { PeerConnection } from '../peer/peer-connection';
 import { describeClient } from '../peer/peer-id';
 import { countBits } from '../picker/bitfield';
@@ -128,7 +128,7 @@ const UNCHOKE_DELIVERY_WAIT_MS = 3000;
 export class Swarm extends EventEmitter<SwarmEvents> {
   readonly directory: PeerDirectory;
   private readonly peers = new Map<string, Peer>();
-  private connecting = 0;
+  private readonly dialer: PeerDialer;
   private readonly refillQueue = new Set<Peer>();
   private refillScheduled = false;
   private running = false;
@@ -140,6 +140,12 @@ export class Swarm extends EventEmitter<SwarmEvents> {
     super();
     this.now = opts.now ?? Date.now;
     this.directory = new PeerDirectory({ now: this.now });
+    this.dialer = new PeerDialer(this.directory, {
+      bindAddress: opts.bindAddress,
+      dial: opts.dial,
+      timeoutMs: CONNECT_TIMEOUT_MS,
+      maxHalfOpen: MAX_HALF_OPEN,
+    });
   }
 
   get connectedCount(): number {
@@ -275,32 +281,18 @@ export class Swarm extends EventEmitter<SwarmEvents> {
     if (!this.running) return;
     // A finished torrent only serves peers that come to it.
     if (this.opts.scheduler.isComplete) return;
-    const free = Math.min(
-      this.opts.maxPeers - this.peers.size - this.connecting,
-      MAX_HALF_OPEN - this.connecting,
+    this.dialer.dialDue(
+      this.opts.maxPeers - this.peers.size,
+      ({ socket, key, address, source }) => {
+        if (!this.running || this.peers.has(key)) return false;
+        this.attach(socket, key, address, source, true);
+        return true;
+      },
+      (key, why) => {
+        debugLog('peer', `${key}: dial failed: ${why}`);
+        this.emit('peer-closed', key, why);
+      },
     );
-    for (const { key, address, source } of this.directory.takeDialable(free))
-      this.dial(key, address, source);
-  }
-
-  private dial(key: string, address: PeerAddress, source: PeerSource): void {
-    this.connecting++;
-    const { bindAddress, dial } = this.opts;
-    dialPeer(address, { bindAddress, dial, timeoutMs: CONNECT_TIMEOUT_MS }, (result) => {
-      this.connecting--;
-      if ('error' in result) {
-        debugLog('peer', `${key}: dial failed: ${result.error}`);
-        this.directory.markClosed(key, true);
-        this.emit('peer-closed', key, result.error);
-        return;
-      }
-      if (!this.running || this.peers.has(key)) {
-        result.socket.destroy();
-        this.directory.markClosed(key, false);
-        return;
-      }
-      this.attach(result.socket, key, address, source, true);
-    });
   }
 
   private attach(
