@@ -398,6 +398,9 @@ describe('an IPv6 DHT (BEP 32)', () => {
 
     await nodes[2]!.getPeers(hash(0x66), { announcePort: 7777 });
     expect(await nodes[6]!.getPeers(hash(0x66))).toContainEqual({ ip: '::1', port: 7777 });
+    // However the address is spelled, the reply (from ::1) matches the query.
+    const fresh = await node({ host: '::1', rateLimit });
+    expect(await fresh.addNode('0:0:0:0:0:0:0:1', first.port)).toBe(true);
     // An IPv4 address is nothing an IPv6 node can talk to.
     expect(await first.addNode('127.0.0.1', 6881)).toBe(false);
   }, 30_000);

@@ -9,6 +9,7 @@ import type { PeerAddress } from '../torrent/peer-directory';
 import { debugLog } from '../util/debug-log';
 import { writeFileAtomic } from '../util/atomic-write';
 import {
+  canonicalIp,
   decodeKrpc,
   encodeKrpc,
   ERROR_METHOD_UNKNOWN,
@@ -640,7 +641,8 @@ function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
 
 async function resolveIp(host: string, family: 4 | 6): Promise<string | null> {
   const literal = isIP(host);
-  if (literal !== 0) return literal === family ? host : null;
+  // Written as the socket will report it, so replies match the address we queried.
+  if (literal !== 0) return literal === family ? canonicalIp(host) : null;
   try {
     return (await dnsLookup(host, { family })).address;
   } catch {

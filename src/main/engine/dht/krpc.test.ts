@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { bencode } from '../bencode/encode';
 import {
+  canonicalIp,
   decodeCompactNodes,
   decodeKrpc,
   encodeCompactNodes,
@@ -148,6 +149,9 @@ describe('KRPC byte vectors from BEP 5 (DH-01)', () => {
     // One family per list: an IPv6 node is left out of `nodes`, an IPv4 one out of `nodes6`.
     expect(encodeCompactNodes(nodes6).length).toBe(0);
     expect(encodeCompactNodes([{ id: ID_A, ip: '10.0.0.1', port: 1 }], true).length).toBe(0);
+    expect(canonicalIp('2001:0DB8:0000::0001')).toBe('2001:db8::1');
+    expect(canonicalIp('10.0.0.1')).toBe('10.0.0.1');
+    expect(canonicalIp('example.org')).toBeNull();
     // Canonical text whatever the input spelling.
     const spelled = { id: ID_A, ip: '2001:0DB8:0:0:0:0:0:1', port: 2 };
     expect(decodeCompactNodes(encodeCompactNodes([spelled], true), true)).toEqual([

@@ -123,6 +123,13 @@ export function ipBytes(ip: string): Uint8Array | null {
   return out;
 }
 
+/** An IP literal as the socket reports addresses (IPv6 in RFC 5952 short form); null if none. */
+export function canonicalIp(ip: string): string | null {
+  const bytes = ipBytes(ip);
+  if (!bytes) return null;
+  return ipText(bytes, 0, bytes.length === 16 ? 16 : 4);
+}
+
 /** Compact node list (26-byte IPv4 or, for `nodes6`, 38-byte IPv6 entries); null if the length is not a whole number of entries (DH-02). */
 export function decodeCompactNodes(bytes: Uint8Array, v6 = false): NodeContact[] | null {
   const size = v6 ? COMPACT_NODE6_LENGTH : COMPACT_NODE_LENGTH;
