@@ -54,6 +54,21 @@ describe('PeerDirectory', () => {
     expect(d.isBanned(p!.key)).toBe(true);
   });
 
+  it('lets peer exchange fill at most half of the list (PX-03)', () => {
+    const d = new PeerDirectory({ maxKnown: 100 });
+    const many = (n: number, third: number) =>
+      Array.from({ length: n }, (_, i) => ({ ip: `10.${third}.${i}.1`, port: 6881 }));
+    for (let round = 0; round < 10; round++) d.add(many(50, round), 'pex');
+    expect(d.countBySource().get('pex')).toBe(50);
+    expect(d.add(many(60, 99), 'tracker')).toBe(50);
+    expect(d.countBySource()).toEqual(
+      new Map([
+        ['pex', 50],
+        ['tracker', 50],
+      ]),
+    );
+  });
+
   it('bounds how many addresses it remembers', () => {
     const d = new PeerDirectory({ maxKnown: 100 });
     const flood = Array.from({ length: 10_000 }, (_, i) => ({

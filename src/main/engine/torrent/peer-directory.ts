@@ -59,6 +59,7 @@ export class PeerDirectory {
   /** Adds addresses from a source; returns how many were new. Invalid ones are skipped. */
   add(addresses: readonly PeerAddress[], source: PeerSource): number {
     let added = 0;
+    let pexKnown = source === 'pex' ? this.pexCount() : 0;
     for (const address of addresses) {
       if (!Number.isInteger(address.port) || address.port < 1 || address.port > 65535) continue;
       const key = addressKey(address);
@@ -70,6 +71,9 @@ export class PeerDirectory {
         continue;
       }
       if (this.known.size >= this.maxKnown) break;
+      // PX-03: what other peers tell us (PEX) may fill at most half the list, so one liar's
+      // addresses can never be all we have to dial.
+      if (source === 'pex' && pexKnown++ >= this.maxKnown / 2) break;
       this.known.set(key, { address, source, state: 'idle', failures: 0, retryAt: 0 });
       added++;
     }
@@ -179,6 +183,12 @@ export class PeerDirectory {
     return [...this.known.values()]
       .filter((p) => p.state !== 'banned')
       .map((p) => ({ address: p.address, source: p.source }));
+  }
+
+  private pexCount(): number {
+    let n = 0;
+    for (const p of this.known.values()) if (p.source === 'pex') n++;
+    return n;
   }
 
   /** Known (not banned) addresses per source. */
