@@ -70,36 +70,43 @@ describe('FileStorage', () => {
     expect((await stat(files[1]!)).size).toBe(0);
   });
 
-  it('writes aligned pieces (O_DIRECT for whole pages) byte for byte like the page cache does', async () => {
-    const KiB = 1024;
-    // Unaligned file boundaries, a file below the O_DIRECT size limit, and a short last piece.
-    const lengths = [300 * KiB + 7, 600 * KiB, 5 * KiB, 4096 * 100 + 1, 700 * KiB + 123];
-    let offset = 0;
-    const files = lengths.map((length, i) => {
-      const f = { path: [`f${i}.bin`], length, offset, padding: false };
-      offset += length;
-      return f;
-    });
-    const pieceLength = 256 * KiB;
-    const layout: StorageLayout = {
-      name: 'direct',
-      isMultiFile: true,
-      pieceLength,
-      totalLength: offset,
-      files,
-    };
-    const content = randomBytes(offset);
-    const pieceCount = Math.ceil(offset / pieceLength);
-    const order = Array.from({ length: pieceCount }, (_, i) => (i * 5) % pieceCount);
-    for (const directIo of [true, false]) {
-      const sub = path.join(dir, `direct-${directIo}`);
+  it.each([
+    ['aligned pieces', 256 * 1024, true, true],
+    ['plain buffers', 256 * 1024, true, false],
+    ['aligned 2 MiB pieces', 2048 * 1024, true, true],
+    ['through the page cache only', 256 * 1024, false, true],
+  ])(
+    'writes %s (O_DIRECT for whole pages in phase) byte for byte',
+    async (name, pieceLength, directIo, alignedBuffers) => {
+      const KiB = 1024;
+      // Unaligned file boundaries, a file below the O_DIRECT size limit, and a short last piece.
+      const lengths = [300 * KiB + 7, 600 * KiB, 5 * KiB, 4096 * 100 + 1, 3000 * KiB + 123];
+      let offset = 0;
+      const files = lengths.map((length, i) => {
+        const f = { path: [`f${i}.bin`], length, offset, padding: false };
+        offset += length;
+        return f;
+      });
+      const layout: StorageLayout = {
+        name: 'direct',
+        isMultiFile: true,
+        pieceLength,
+        totalLength: offset,
+        files,
+      };
+      const content = randomBytes(offset);
+      const pieceCount = Math.ceil(offset / pieceLength);
+      const order = Array.from({ length: pieceCount }, (_, i) => (i * 5) % pieceCount);
+      const sub = path.join(dir, `direct-${name.replace(/\W+/g, '-')}`);
       const storage = await FileStorage.open(layout, sub, { directIo });
       await Promise.all(
         order.map(async (index) => {
           const start = index * pieceLength;
           const bytes = content.subarray(start, Math.min(start + pieceLength, offset));
-          const piece = allocPieceBuffer(bytes.length);
-          expect(isDirectIoAligned(piece)).toBe(true);
+          const piece = alignedBuffers
+            ? allocPieceBuffer(bytes.length)
+            : Buffer.allocUnsafeSlow(bytes.length);
+          expect(isDirectIoAligned(piece)).toBe(alignedBuffers);
           piece.set(bytes);
           await storage.writePiece(index, piece);
         }),
@@ -112,8 +119,8 @@ describe('FileStorage', () => {
         await Promise.all(lengths.map((_, i) => readFile(path.join(sub, 'direct', `f${i}.bin`)))),
       );
       expect(joined.equals(content)).toBe(true);
-    }
-  });
+    },
+  );
 
   it('writes many pieces at once across more files than it keeps open (handle eviction)', async () => {
     // 300 files of 1–7 KiB, 16 KiB pieces: every piece spans several files, and far more
