@@ -1,14 +1,17 @@
 import { readTorrentFile } from './read-torrent-file';
 import { formatBytes } from '../../shared/format';
+import { addressKey, isMagnetLink, parseMagnetLink, type MagnetLink } from '../engine';
 import { flag, parseArgs, UsageError } from './args';
 
-export const INFO_USAGE = 'tessera info <file.torrent> [--json]';
+export const INFO_USAGE = 'tessera info <file.torrent | magnet:?…> [--json]';
 
 /** `tessera info`: what a .torrent holds, for people or (with --json) for tools. */
 export async function runInfo(argv: readonly string[]): Promise<number> {
   const args = parseArgs(argv, { booleans: ['json'], values: [] });
   if (args.positional.length !== 1) throw new UsageError(`usage: ${INFO_USAGE}`);
-  const m = await readTorrentFile(args.positional[0]!);
+  const input = args.positional[0]!;
+  if (isMagnetLink(input)) return printMagnet(parseMagnetLink(input), flag(args, 'json'));
+  const m = await readTorrentFile(input);
   const files = m.files
     .filter((f) => !f.padding)
     .map((f) => ({
@@ -49,6 +52,33 @@ export async function runInfo(argv: readonly string[]): Promise<number> {
   lines.push(`Files (${files.length}):`);
   for (const f of files) lines.push(`  ${f.path}  (${formatBytes(f.length)})`);
   for (const w of m.warnings) lines.push(`Warning: ${w}`);
+  process.stdout.write(`${lines.join('\n')}\n`);
+  return 0;
+}
+
+/** What a magnet link says; size and files are only known once its metadata is fetched. */
+function printMagnet(link: MagnetLink, json: boolean): number {
+  const peers = link.peers.map(addressKey);
+  if (json) {
+    const info = {
+      name: link.displayName,
+      infoHash: link.infoHashHex,
+      trackers: link.trackers,
+      peers,
+      warnings: link.warnings,
+    };
+    process.stdout.write(`${JSON.stringify(info, null, 2)}\n`);
+    return 0;
+  }
+  const lines = [
+    `Magnet link:  ${link.displayName ?? '(no name)'}`,
+    `Info-hash:    ${link.infoHashHex}`,
+    `Trackers:     ${link.trackers.length === 0 ? '(none: the DHT is asked)' : ''}`,
+    ...link.trackers.map((t) => `  ${t}`),
+    `Peers:        ${peers.length === 0 ? '(none)' : peers.join(', ')}`,
+    'Size and files are known once the metadata is fetched (tessera download).',
+    ...link.warnings.map((w) => `Warning: ${w}`),
+  ];
   process.stdout.write(`${lines.join('\n')}\n`);
   return 0;
 }

@@ -16,6 +16,6 @@ export {
   type MagnetLink,
 } from './magnet/magnet-link';
 export { parseMetainfo, type Metainfo, type TorrentFile } from './metainfo/metainfo';
-export type { PeerAddress } from './torrent/peer-directory';
+export { addressKey, type PeerAddress } from './torrent/peer-directory';
 export { TrackerError } from './tracker/http-announce';
 export { resolveInside } from './metainfo/paths';
