@@ -239,6 +239,21 @@ describe('parseMetainfo: trackers (MI-09, MI-10)', () => {
     ]);
     expect(parseMetainfo(single({}, { 'url-list': '' })).urlList).toEqual([]);
   });
+
+  it("reads a trackerless torrent's DHT nodes, skipping malformed ones (DH-05)", () => {
+    const nodes = [
+      ['127.0.0.1', 6881],
+      ['router.example', 0],
+      ['a/b', 1],
+      [5, 5],
+      ['::1', 7],
+    ];
+    expect(parseMetainfo(single({}, { nodes })).dhtNodes).toEqual([
+      { host: '127.0.0.1', port: 6881 },
+      { host: '::1', port: 7 },
+    ]);
+    expect(parseMetainfo(single()).dhtNodes).toEqual([]);
+  });
 });
 
 describe('parseMetainfo: hostile input', () => {

@@ -11,6 +11,7 @@ import {
   utf8,
 } from '../bencode/fields';
 import { EngineError, InvalidTorrentError } from '../errors';
+import { torrentNodes } from '../dht/torrent-nodes';
 import { assertNoCollisions, componentProblem, escapeForMessage, sanitizeComponent } from './paths';
 
 /**
@@ -56,6 +57,8 @@ export interface Metainfo {
   creationDate: number | null;
   /** BEP 19 web seeds, http(s) only. */
   urlList: string[];
+  /** BEP 5 `nodes` of a trackerless torrent: DHT nodes to start from (DH-05). */
+  dhtNodes: { host: string; port: number }[];
   /** Things we accepted but a person may want to know (renamed files, non-UTF-8 names, ...). */
   warnings: string[];
 }
@@ -162,6 +165,7 @@ function parse(bytes: Uint8Array): Metainfo {
     createdBy: readText(root, 'created by'),
     creationDate: readOptionalInt(root, 'creation date', warnings),
     urlList: readUrlList(root, warnings),
+    dhtNodes: torrentNodes(root.get('nodes')),
     warnings,
   };
 }

@@ -324,6 +324,10 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     const dht = this.opts.dht?.();
     if (!dht || this.dhtLookupRunning || this.content?.metainfo.isPrivate) return;
     const now = Date.now();
+    // A trackerless torrent names DHT nodes to start from (DH-05): tried with the first lookup.
+    if (this.dhtLookupAt === null)
+      for (const node of this.content?.metainfo.dhtNodes ?? [])
+        void dht.addNode(node.host, node.port);
     const every = connected < LOW_PEER_COUNT ? DHT_LOOKUP_SHORT_MS : DHT_LOOKUP_MS;
     if (this.dhtLookupAt !== null && now - this.dhtLookupAt < every) return;
     this.dhtLookupAt = now;
