@@ -155,6 +155,23 @@ describe('FileStorage', () => {
     expect(joined.equals(content)).toBe(true);
   });
 
+  it('anyFileExists: nothing before the first write, something after', async () => {
+    const layout = multiLayout();
+    const sub = path.join(dir, 'exists');
+    const fresh = await FileStorage.open(layout, sub);
+    // File b is empty: opening made the folder and b, and b counts for nothing.
+    expect(await fresh.anyFileExists()).toBe(false);
+    await fresh.writePiece(4, Buffer.from('wxyz'));
+    expect(await fresh.anyFileExists()).toBe(true);
+    await fresh.close();
+    const elsewhere = await FileStorage.open(
+      { ...layout, files: layout.files.slice(2, 3) },
+      path.join(dir, 'none'),
+    );
+    expect(await elsewhere.anyFileExists()).toBe(false);
+    await elsewhere.close();
+  });
+
   it('checkExistingPieces keeps every valid piece and drops damaged or missing ones', async () => {
     const layout: StorageLayout = {
       name: 'single.bin',
