@@ -123,4 +123,30 @@ describe('real clients download from Tessera', () => {
       await swarm.stop();
     }
   });
+
+  it('aria2c downloads a magnet link whose metadata it can only get from Tessera (BEP 9 serving)', async () => {
+    const work = join(tmp.path, 'magnet-seed');
+    const swarm = await startSwarm({
+      workDir: work,
+      files: { single: 6 * MiB, name: 'served.bin' },
+      pieceLengthLog2: 15,
+      seeders: [],
+      seed: 23,
+    });
+    const seeder = await startTesseraSeeder(swarm.torrentPath, swarm.sourceDir, allocateHost());
+    try {
+      const out = join(work, 'aria2-out');
+      const magnet = `magnet:?xt=urn:btih:${swarm.infoHash}&tr=${encodeURIComponent(swarm.announceUrl)}`;
+      await aria2Download({
+        torrent: magnet,
+        outDir: out,
+        host: allocateHost(),
+        timeoutMs: 60_000,
+      });
+      await compareTrees(join(swarm.sourceDir, 'served.bin'), join(out, 'served.bin'));
+    } finally {
+      expect(await stop(seeder.child)).toBe(0);
+      await swarm.stop();
+    }
+  });
 });
