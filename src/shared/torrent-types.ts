@@ -112,6 +112,8 @@ export interface PeerSourceRow {
 export interface TorrentDetail {
   summary: TorrentSummary;
   sources: PeerSourceRow[];
+  /** The DHT as this torrent sees it: nodes in the session's routing table, or why it is unused. */
+  dht: { state: 'on'; nodes: number } | { state: 'off' } | { state: 'private' };
   /** PieceState per piece. */
   pieces: Uint8Array;
   peers: PeerRow[];

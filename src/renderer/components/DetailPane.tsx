@@ -105,8 +105,18 @@ const SOURCE_LABEL: Record<PeerSourceRow['source'], string> = {
 /** Where peers came from, then each tracker's state. */
 function SourcesTab() {
   const sources = useAppState((s) => s.detail?.sources ?? NO_SOURCES);
+  const dht = useAppState((s) => s.detail?.dht);
   return (
     <>
+      {dht && (
+        <p className="muted" data-testid="dht-status">
+          {dht.state === 'on'
+            ? `DHT: ${dht.nodes} node${dht.nodes === 1 ? '' : 's'} in the routing table`
+            : dht.state === 'off'
+              ? 'DHT: off (Settings)'
+              : 'DHT: not used for a private torrent'}
+        </p>
+      )}
       {sources.length === 0 ? (
         <p className="muted">No peers known yet.</p>
       ) : (

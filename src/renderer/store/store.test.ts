@@ -56,6 +56,7 @@ describe('app store', () => {
     const detail: TorrentDetail = {
       summary: summary(A),
       sources: [],
+      dht: { state: 'off' },
       pieces: Uint8Array.from([2, 1, 0, 0]),
       peers: [],
       files: [],
@@ -83,6 +84,7 @@ describe('app store', () => {
     store.getState().applyDetail({
       summary: summary(A),
       sources: [],
+      dht: { state: 'off' },
       pieces: new Uint8Array(4),
       peers: [],
       files: [],

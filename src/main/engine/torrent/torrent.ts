@@ -59,7 +59,7 @@ export interface TorrentOptions {
 }
 
 /** What a torrent needs of the session's DHT node. */
-export type TorrentDht = Pick<DhtNode, 'port' | 'getPeers' | 'addNode'>;
+export type TorrentDht = Pick<DhtNode, 'port' | 'getPeers' | 'addNode' | 'nodeCount'>;
 
 export interface TorrentEvents {
   state: [state: TorrentState];
@@ -589,6 +589,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     return {
       summary: this.summary(),
       sources: this.sourceRows(peers),
+      dht: this.dhtState(),
       pieces: this.pieceStates(),
       peers,
       files: this.fileRows(),
@@ -599,6 +600,12 @@ export class Torrent extends EventEmitter<TorrentEvents> {
       comment: m?.comment ?? null,
       createdBy: m?.createdBy ?? null,
     };
+  }
+
+  private dhtState(): TorrentDetail['dht'] {
+    if (this.content?.metainfo.isPrivate) return { state: 'private' };
+    const dht = this.opts.dht?.();
+    return dht ? { state: 'on', nodes: dht.nodeCount() } : { state: 'off' };
   }
 
   /** Where the peers came from: tracker, DHT, PEX, the magnet link, incoming, by hand. */
