@@ -1,9 +1,9 @@
 import { EventEmitter } from 'node:events';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
-import net from 'node:net';
+import net, { isIP } from 'node:net';
 import path from 'node:path';
 import { DEFAULT_SETTINGS, validateSettings, type Settings } from '../../shared/settings';
-import { DhtNode } from './dht';
+import { DhtNode, DualStackDht } from './dht';
 import { EngineError } from './errors';
 import { writeFileAtomic } from './util/atomic-write';
 import { parseMagnetLink, type MagnetLink } from './magnet/magnet-link';
@@ -82,7 +82,9 @@ export class Session extends EventEmitter<SessionEvents> {
   private saveChain: Promise<void> = Promise.resolve();
   private closed = false;
   private settingsValue: Settings;
-  private dht: DhtNode | null = null;
+  private dht: DualStackDht | null = null;
+  /** Listening on '::' (IPv6 and IPv4); false when the machine had no IPv6. */
+  private listeningDualStack = false;
   /** DHT start/stop in progress, so that settings changes apply one at a time. */
   private dhtChange: Promise<void> = Promise.resolve();
 
@@ -130,26 +132,40 @@ export class Session extends EventEmitter<SessionEvents> {
     return checked;
   }
 
-  /** Starts, restarts (new bootstrap list) or stops the DHT node as the settings say. */
+  /**
+   * Starts, restarts (new bootstrap list) or stops the DHT as the settings say: on the bind
+   * address's family only, or, listening on every interface, an IPv4 node and an IPv6 one (BEP 32)
+   * on the same port number.
+   */
   private applyDhtSettings(): Promise<void> {
     this.dhtChange = this.dhtChange.then(async () => {
       const { enabled, bootstrap } = this.settingsValue.dht;
       await this.dht?.close();
       this.dht = null;
       if (!enabled || this.closed) return;
-      const host = this.opts.bindAddress ?? this.opts.listenHost ?? '0.0.0.0';
-      const stateFile = this.opts.stateDir ? path.join(this.opts.stateDir, 'dht.json') : undefined;
-      const nodes = bootstrap.map((b) => {
+      const bootstrapNodes = bootstrap.map((b) => {
         const at = b.lastIndexOf(':');
         return { host: b.slice(0, at).replace(/^\[|\]$/g, ''), port: Number(b.slice(at + 1)) };
       });
-      const create = (port: number) => DhtNode.create({ host, port, bootstrap: nodes, stateFile });
-      try {
-        this.dht = await create(this.opts.dhtPort ?? this.portValue);
-      } catch {
-        // The listen port is taken for UDP (or the given one is): any port will do.
-        this.dht = await create(0).catch(() => null);
+      const start = async (host: string, port: number, stateName: string) => {
+        const stateFile = this.opts.stateDir ? path.join(this.opts.stateDir, stateName) : undefined;
+        const create = (p: number) =>
+          DhtNode.create({ host, port: p, bootstrap: bootstrapNodes, stateFile });
+        // The wanted port may be taken for UDP: then any port will do.
+        return create(port).catch(() => create(0).catch(() => null));
+      };
+      const given = this.opts.bindAddress ?? this.opts.listenHost;
+      const port = this.opts.dhtPort ?? this.portValue;
+      if (given) {
+        const v6 = isIP(given) === 6;
+        const node = await start(given, port, v6 ? 'dht6.json' : 'dht.json');
+        this.dht = node && new DualStackDht(v6 ? null : node, v6 ? node : null);
+        return;
       }
+      const v4 = await start('0.0.0.0', port, 'dht.json');
+      // Only where the machine has IPv6 (the listener fell back to IPv4 otherwise).
+      const v6 = this.listeningDualStack ? await start('::', v4?.port ?? port, 'dht6.json') : null;
+      this.dht = v4 || v6 ? new DualStackDht(v4, v6) : null;
     });
     return this.dhtChange;
   }
@@ -299,6 +315,7 @@ export class Session extends EventEmitter<SessionEvents> {
     const given = this.opts.bindAddress ?? this.opts.listenHost;
     try {
       await this.listenOn(given ?? '::');
+      this.listeningDualStack = !given;
     } catch (err) {
       if (given) throw err;
       await this.listenOn('0.0.0.0');

@@ -9,5 +9,6 @@ export {
   type DhtStats,
   type GetPeersOptions,
 } from './dht-node';
+export { DualStackDht } from './dual-stack';
 export { torrentNodes } from './torrent-nodes';
 export type { PeerAddress } from '../torrent/peer-directory';
