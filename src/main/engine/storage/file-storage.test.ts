@@ -1,5 +1,15 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm, stat, symlink, writeFile, mkdir } from 'node:fs/promises';
+import {
+  mkdir,
+  mkdtemp,
+  open,
+  readFile,
+  readlink,
+  rm,
+  stat,
+  symlink,
+  writeFile,
+} from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -153,6 +163,42 @@ describe('FileStorage', () => {
       await Promise.all(files.map((_, i) => readFile(path.join(sub, 'many', `f${i}.bin`)))),
     );
     expect(joined.equals(content)).toBe(true);
+  });
+
+  it('flush syncs files whose handles were closed to stay under the open-file limit', async () => {
+    // 200 files, one 4 KiB piece each: 136 of their handles are evicted before flush.
+    const files = Array.from({ length: 200 }, (_, i) => ({
+      path: [`s${i}.bin`],
+      length: 4096,
+      offset: i * 4096,
+      padding: false,
+    }));
+    const layout: StorageLayout = {
+      name: 'synced',
+      isMultiFile: true,
+      pieceLength: 4096,
+      totalLength: 200 * 4096,
+      files,
+    };
+    const storage = await FileStorage.open(layout, path.join(dir, 'synced'));
+    for (let i = 0; i < 200; i++) await storage.writePiece(i, Buffer.alloc(4096, i));
+    // Which files get an fdatasync: the descriptor's path, read from /proc at the call.
+    const probe = await open(path.join(dir, 'probe'), 'w');
+    const proto = Object.getPrototypeOf(probe) as { datasync: () => Promise<void> };
+    await probe.close();
+    const original = proto.datasync;
+    const synced = new Set<string>();
+    proto.datasync = async function (this: { fd: number }) {
+      synced.add(path.basename(await readlink(`/proc/self/fd/${this.fd}`)));
+      return original.call(this);
+    };
+    try {
+      await storage.flush();
+    } finally {
+      proto.datasync = original;
+    }
+    await storage.close();
+    expect(synced.size).toBe(200);
   });
 
   it('anyFileExists: nothing before the first write, something after', async () => {

@@ -61,6 +61,8 @@ export class FileStorage implements PieceStorage {
   private directIo: boolean;
   /** Folders this storage has made (or found): no mkdir before each file open. */
   private readonly madeDirs = new Set<string>();
+  /** Files written through a handle that has since been closed: flush() syncs them. */
+  private readonly unsynced = new Set<number>();
 
   private constructor(
     private readonly layout: StorageLayout,
@@ -246,12 +248,32 @@ export class FileStorage implements PieceStorage {
     return false;
   }
 
+  /**
+   * Everything written so far reaches the disk: open files through their handles, and files
+   * whose handles were closed to stay under the open-file limit through a fresh one (fdatasync
+   * syncs the file, whichever descriptor asks). Resume data is saved only after this.
+   */
   async flush(): Promise<void> {
-    await Promise.all(
-      [...this.handles.values()]
+    const closed = [...this.unsynced].filter((i) => !this.handles.get(i)?.writable);
+    this.unsynced.clear();
+    await Promise.all([
+      ...[...this.handles.values()]
         .filter((h) => h.writable)
         .map((h) => h.handle.datasync().catch(() => undefined)),
-    );
+      ...closed.map(async (i) => {
+        try {
+          const handle = await open(this.paths[i]!, READ_FLAGS);
+          try {
+            await handle.datasync();
+          } finally {
+            await handle.close();
+          }
+        } catch (err) {
+          // A file that is gone has nothing to sync; anything else is tried again next time.
+          if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.unsynced.add(i);
+        }
+      }),
+    ]);
   }
 
   fileStats(): Promise<ResumeData['files']> {
@@ -342,7 +364,7 @@ export class FileStorage implements PieceStorage {
       const entry = await opening;
       const previous = this.handles.get(fileIndex);
       this.handles.delete(fileIndex);
-      if (previous) this.retire(previous);
+      if (previous) this.retire(previous, fileIndex);
       this.handles.set(fileIndex, entry);
       entry.users++;
       this.evict();
@@ -395,11 +417,13 @@ export class FileStorage implements PieceStorage {
       if (this.handles.size <= MAX_OPEN_FILES) break;
       if (entry.users > 0) continue;
       this.handles.delete(index);
-      this.retire(entry);
+      this.retire(entry, index);
     }
   }
 
-  private retire(entry: OpenFile): void {
+  /** Closes a handle once idle; a file written through it is synced at the next flush. */
+  private retire(entry: OpenFile, fileIndex: number): void {
+    if (entry.writable) this.unsynced.add(fileIndex);
     const closeWhenIdle = () => {
       if (entry.users > 0) {
         setTimeout(closeWhenIdle, 10);
