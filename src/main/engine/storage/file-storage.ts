@@ -63,6 +63,8 @@ export class FileStorage implements PieceStorage {
   private readonly madeDirs = new Set<string>();
   /** Files written through a handle that has since been closed: flush() syncs them. */
   private readonly unsynced = new Set<number>();
+  /** Background syncs of retired handles, awaited by flush(). */
+  private readonly syncing = new Set<Promise<void>>();
 
   private constructor(
     private readonly layout: StorageLayout,
@@ -254,6 +256,7 @@ export class FileStorage implements PieceStorage {
    * syncs the file, whichever descriptor asks). Resume data is saved only after this.
    */
   async flush(): Promise<void> {
+    await Promise.all([...this.syncing]);
     const closed = [...this.unsynced].filter((i) => !this.handles.get(i)?.writable);
     this.unsynced.clear();
     await Promise.all([
@@ -429,7 +432,21 @@ export class FileStorage implements PieceStorage {
         setTimeout(closeWhenIdle, 10);
         return;
       }
-      void entry.handle.close().catch(() => undefined);
+      // A file written through this handle is synced before it closes, in the background, so
+      // that flush() has little left to do; flush() waits for syncs still running.
+      if (entry.writable) {
+        const synced: Promise<void> = entry.handle
+          .datasync()
+          .then(() => {
+            this.unsynced.delete(fileIndex);
+          })
+          .catch(() => undefined)
+          .finally(() => {
+            this.syncing.delete(synced);
+            void entry.handle.close().catch(() => undefined);
+          });
+        this.syncing.add(synced);
+      } else void entry.handle.close().catch(() => undefined);
       void entry.direct?.then((h) => h?.close()).catch(() => undefined);
     };
     closeWhenIdle();
