@@ -23,6 +23,25 @@ export function isDialable(a: PeerAddress): boolean {
 }
 
 /**
+ * Appends the whole compact entries of `bytes` to `out` (a trailing partial entry is ignored),
+ * skipping undialable ones, until `out` holds `max`.
+ */
+export function readCompactPeers(
+  bytes: Uint8Array,
+  v6: boolean,
+  out: PeerAddress[],
+  max: number,
+): void {
+  const size = v6 ? COMPACT_V6 : COMPACT_V4;
+  const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+  for (let at = 0; at + size <= b.length && out.length < max; at += size) {
+    const ip = v6 ? ipv6Text(b, at) : `${b[at]}.${b[at + 1]}.${b[at + 2]}.${b[at + 3]}`;
+    const address = { ip, port: b.readUInt16BE(at + size - 2) };
+    if (isDialable(address)) out.push(address);
+  }
+}
+
+/**
  * Reads whole compact entries; null when the length is not a multiple of the entry size (the
  * sender and we disagree on the format: nothing read from misaligned bytes can be trusted).
  * Undialable entries are skipped; at most `max` are returned.
@@ -32,15 +51,9 @@ export function decodeCompactPeers(
   v6: boolean,
   max: number,
 ): PeerAddress[] | null {
-  const size = v6 ? COMPACT_V6 : COMPACT_V4;
-  if (bytes.length % size !== 0) return null;
-  const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+  if (bytes.length % (v6 ? COMPACT_V6 : COMPACT_V4) !== 0) return null;
   const out: PeerAddress[] = [];
-  for (let at = 0; at + size <= b.length && out.length < max; at += size) {
-    const ip = v6 ? ipv6Text(b, at) : `${b[at]}.${b[at + 1]}.${b[at + 2]}.${b[at + 3]}`;
-    const address = { ip, port: b.readUInt16BE(at + size - 2) };
-    if (isDialable(address)) out.push(address);
-  }
+  readCompactPeers(bytes, v6, out, max);
   return out;
 }
 

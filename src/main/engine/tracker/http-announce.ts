@@ -4,6 +4,7 @@ import { isIP } from 'node:net';
 import zlib from 'node:zlib';
 import { bdecode, type BDict, type BValue } from '../bencode/decode';
 import { EngineError } from '../errors';
+import { COMPACT_V4, COMPACT_V6, isDialable, readCompactPeers } from '../peer/compact-address';
 
 export interface AnnounceRequest {
   infoHash: Uint8Array;
@@ -147,51 +148,18 @@ export function intervalSec(interval: number | null): number {
   return interval === null || interval <= 0 ? DEFAULT_INTERVAL_SEC : clampIntervalSec(interval);
 }
 
-function validPort(port: number): boolean {
-  return Number.isInteger(port) && port > 0 && port < 65536;
-}
-
-/** Compact text of an IPv6 address, as WHATWG URL canonicalizes it (RFC 5952: longest zero run). */
-function ipv6Text(b: Buffer, at: number): string {
-  const groups: string[] = [];
-  for (let g = 0; g < 8; g++) groups.push(b.readUInt16BE(at + g * 2).toString(16));
-  return new URL(`http://[${groups.join(':')}]/`).hostname.slice(1, -1);
-}
-
 /**
  * BEP 23 compact peers (6 bytes each) or BEP 7 peers6 (18 bytes each). A length that is not a
  * whole number of entries means the tracker and we disagree on the format (HT-08): refuse it
  * rather than read addresses out of misaligned bytes.
  */
 function compactPeers(bytes: Uint8Array, v6: boolean, out: PeerAddress[]): void {
-  const size = v6 ? 18 : 6;
+  const size = v6 ? COMPACT_V6 : COMPACT_V4;
   if (bytes.length % size !== 0)
     throw new TrackerError(
       `tracker sent a compact ${v6 ? 'peers6' : 'peers'} list of ${bytes.length} bytes, not a multiple of ${size}`,
     );
-  readCompactPeers(bytes, v6, out);
-}
-
-/**
- * Reads whole 6-byte (IPv4) or 18-byte (IPv6) entries into `out`, ignoring a trailing partial
- * one; drops port 0 and unusable addresses and stops at MAX_PEERS_PER_REPLY (shared with UDP).
- */
-export function readCompactPeers(bytes: Uint8Array, v6: boolean, out: PeerAddress[]): void {
-  const size = v6 ? 18 : 6;
-  const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
-  for (let at = 0; at + size <= b.length && out.length < MAX_PEERS_PER_REPLY; at += size) {
-    const ip = v6 ? ipv6Text(b, at) : `${b[at]}.${b[at + 1]}.${b[at + 2]}.${b[at + 3]}`;
-    const port = b.readUInt16BE(at + size - 2);
-    if (validPort(port) && usableIp(ip)) out.push({ ip, port });
-  }
-}
-
-/** Addresses nobody can be dialed at: unspecified, broadcast, multicast. */
-function usableIp(ip: string): boolean {
-  if (ip === '0.0.0.0' || ip === '255.255.255.255' || ip === '::') return false;
-  const first = Number(ip.split('.')[0]);
-  if (isIP(ip) === 4 && first >= 224 && first <= 239) return false;
-  return !/^ff/i.test(ip);
+  readCompactPeers(bytes, v6, out, MAX_PEERS_PER_REPLY);
 }
 
 /** A tracker's reply (BEP 3, compact BEP 23, peers6 BEP 7). Throws TrackerError. */
@@ -233,9 +201,8 @@ export function parseAnnounceResponse(body: Uint8Array): AnnounceResponse {
       if (!(p instanceof Map)) continue;
       const ip = text(p.get('ip'));
       const port = int(p.get('port'));
-      if (ip === null || port === null || !validPort(port)) continue;
       // No host names: we do not make DNS lookups on a tracker's say-so.
-      if (isIP(ip) === 0 || !usableIp(ip)) continue;
+      if (ip === null || port === null || isIP(ip) === 0 || !isDialable({ ip, port })) continue;
       peers.push({ ip, port });
     }
   }

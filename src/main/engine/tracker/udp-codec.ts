@@ -2,7 +2,7 @@
 import { createHash } from 'node:crypto';
 import {
   intervalSec,
-  readCompactPeers,
+  MAX_PEERS_PER_REPLY,
   sanitizeShownText,
   TrackerError,
   type AnnounceRequest,
@@ -10,6 +10,7 @@ import {
   type PeerAddress,
   type ScrapeCounts,
 } from './http-announce';
+import { readCompactPeers } from '../peer/compact-address';
 
 /** The magic `protocol_id` of a connect request (UT-01). */
 export const UDP_PROTOCOL_ID = 0x41727101980n;
@@ -184,7 +185,7 @@ export function decodeAnnounceReply(packet: Uint8Array, ipv6: boolean): Announce
   const b = expectAction(packet, 'announce', 20);
   const interval = b.readInt32BE(8);
   const peers: PeerAddress[] = [];
-  readCompactPeers(b.subarray(20), ipv6, peers);
+  readCompactPeers(b.subarray(20), ipv6, peers, MAX_PEERS_PER_REPLY);
   return {
     intervalSec: intervalSec(interval),
     minIntervalSec: null,
