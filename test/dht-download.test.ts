@@ -2,12 +2,12 @@
 // joins a small DHT through a Tessera node; `tessera download` gets nothing but a magnet link
 // without trackers or peers (MAG-04) and a bootstrap node, finds aria2 by get_peers, fetches the
 // metadata from it (BEP 9) and the data. Every byte is compared with the source.
-import { createSocket } from 'node:dgram';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DhtNode } from '../src/main/engine/dht';
 import {
   allocateHost,
+  freeUdpPort,
   compareTrees,
   infoHashOf,
   makeRandomFile,
@@ -25,14 +25,6 @@ let tmp: { path: string; remove(): Promise<void> };
 let entry: DhtNode;
 let aria2: Seeder;
 let infoHash: string;
-
-async function freeUdpPort(host: string): Promise<number> {
-  const sock = createSocket('udp4');
-  await new Promise<void>((resolve) => sock.bind(0, host, resolve));
-  const { port } = sock.address();
-  await new Promise<void>((resolve) => sock.close(resolve));
-  return port;
-}
 
 beforeAll(async () => {
   tmp = await makeTempDir('tessera-dht-download-');

@@ -16,6 +16,7 @@ import { DhtNode } from '../src/main/engine/dht';
 import { decodeKrpc, encodeKrpc, type KrpcMessage } from '../src/main/engine/dht/krpc';
 import {
   allocateHost,
+  freeUdpPort,
   freePort,
   infoHashOf,
   makeRandomFile,
@@ -34,17 +35,6 @@ let infoHashHex: string;
 const tessera: DhtNode[] = [];
 /** Every announce_peer any Tessera node accepted. */
 const announces: { node: DhtNode; hash: string; peer: { ip: string; port: number } }[] = [];
-
-/** A UDP port that was free on `host` a moment ago. */
-async function freeUdpPort(host: string): Promise<number> {
-  const sock = host.includes(':')
-    ? createSocket({ type: 'udp6', ipv6Only: true })
-    : createSocket('udp4');
-  await new Promise<void>((done) => sock.bind(0, host, done));
-  const { port } = sock.address();
-  await new Promise<void>((done) => sock.close(done));
-  return port;
-}
 
 /** IPv6 nodes all share ::1, which the per-IP rate limit would take for one flooder. */
 const V6_RATE_LIMIT = { perSecond: 10_000, burst: 10_000 };

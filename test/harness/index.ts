@@ -15,5 +15,5 @@ export {
 export { aria2Download, type DownloadResult } from './aria2';
 export { qbittorrentDownload } from './qbittorrent';
 export { startSwarm, type Swarm, type SwarmOptions } from './swarm';
-export { allocateHost, freePort, waitFor, sleep } from './proc';
+export { allocateHost, freePort, freeUdpPort, waitFor, sleep } from './proc';
 export { makeTempDir } from './temp';

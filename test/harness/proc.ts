@@ -1,6 +1,7 @@
 // Process and socket plumbing shared by every wrapper: spawn with output to a log file, stop by
 // PID with a bounded grace period, bounded polling, free ports and fresh loopback addresses.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createSocket } from 'node:dgram';
 import { openSync, closeSync, readFileSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { HarnessError } from './errors';
@@ -179,6 +180,20 @@ export function freePort(host: string): Promise<number> {
       const addr = srv.address();
       const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
       srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** A UDP port that was free on `host` (IPv4 or IPv6) a moment ago. */
+export function freeUdpPort(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = host.includes(':')
+      ? createSocket({ type: 'udp6', ipv6Only: true })
+      : createSocket('udp4');
+    s.once('error', reject);
+    s.bind(0, host, () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
     });
   });
 }

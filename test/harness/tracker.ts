@@ -4,7 +4,7 @@ import dgram from 'node:dgram';
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HarnessError } from './errors';
-import { canConnect, freePort, sleep, spawnLogged, waitFor } from './proc';
+import { canConnect, freePort, freeUdpPort, sleep, spawnLogged, waitFor } from './proc';
 
 export interface Tracker {
   announceUrl: string;
@@ -103,17 +103,6 @@ export async function startOpentracker(opts: {
     },
     stop: () => proc.stop(),
   };
-}
-
-function freeUdpPort(host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = dgram.createSocket('udp4');
-    s.once('error', reject);
-    s.bind(0, host, () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 /** Sends a BEP 15 connect and waits up to 300 ms for the tracker's answer. */
