@@ -23,12 +23,17 @@ export const DEFAULT_SETTINGS: Settings = {
 
 const MAX_BOOTSTRAP_NODES = 32;
 
+/** `host:port` or `[v6]:port` as host and port (port unchecked), or null when it is neither. */
+export function parseBootstrapNode(value: string): { host: string; port: number } | null {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([A-Za-z0-9.-]+)):(\d{1,5})$/.exec(value);
+  return m ? { host: m[1] ?? m[2]!, port: Number(m[3]) } : null;
+}
+
 /** Why `value` cannot be a bootstrap node, or null. */
 export function bootstrapNodeProblem(value: string): string | null {
-  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([A-Za-z0-9.-]+)):(\d{1,5})$/.exec(value);
-  if (!m) return `"${value.slice(0, 80)}" is not host:port`;
-  const port = Number(m[3]);
-  if (port < 1 || port > 65535) return `"${value.slice(0, 80)}": port must be 1 to 65535`;
+  const node = parseBootstrapNode(value);
+  if (!node) return `"${value.slice(0, 80)}" is not host:port`;
+  if (node.port < 1 || node.port > 65535) return `"${value.slice(0, 80)}": port must be 1 to 65535`;
   return null;
 }
 

@@ -2,7 +2,12 @@ import { EventEmitter } from 'node:events';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import net, { isIP } from 'node:net';
 import path from 'node:path';
-import { DEFAULT_SETTINGS, validateSettings, type Settings } from '../../shared/settings';
+import {
+  DEFAULT_SETTINGS,
+  parseBootstrapNode,
+  validateSettings,
+  type Settings,
+} from '../../shared/settings';
 import { DhtNode, DualStackDht } from './dht';
 import { EngineError } from './errors';
 import { writeFileAtomic } from './util/atomic-write';
@@ -113,11 +118,6 @@ export class Session extends EventEmitter<SessionEvents> {
     return this.dht?.nodeCount() ?? 0;
   }
 
-  /** The DHT node's UDP port, or null while the DHT is off. */
-  get dhtPort(): number | null {
-    return this.dht?.port ?? null;
-  }
-
   /** Changes settings (validated), saves them, and starts or stops the DHT to match. */
   async updateSettings(next: unknown): Promise<Settings> {
     const checked = validateSettings(next);
@@ -143,10 +143,8 @@ export class Session extends EventEmitter<SessionEvents> {
       await this.dht?.close();
       this.dht = null;
       if (!enabled || this.closed) return;
-      const bootstrapNodes = bootstrap.map((b) => {
-        const at = b.lastIndexOf(':');
-        return { host: b.slice(0, at).replace(/^\[|\]$/g, ''), port: Number(b.slice(at + 1)) };
-      });
+      // Validated settings: every entry parses.
+      const bootstrapNodes = bootstrap.flatMap((b) => parseBootstrapNode(b) ?? []);
       const start = async (host: string, port: number, stateName: string) => {
         const stateFile = this.opts.stateDir ? path.join(this.opts.stateDir, stateName) : undefined;
         const create = (p: number) =>
@@ -379,10 +377,6 @@ export class Session extends EventEmitter<SessionEvents> {
     socket.on('data', onData);
   }
 
-  private readSavedSource(stateDir: string, entry: SavedTorrent) {
-    return readSavedSourceOf(this.torrentFilePath(stateDir, entry.id), entry);
-  }
-
   private resumeFile(id: string): string | undefined {
     const dir =
       this.opts.resumeDir ??
@@ -432,7 +426,7 @@ export class Session extends EventEmitter<SessionEvents> {
     for (const entry of saved) {
       try {
         if (this.byId.has(entry.id)) continue;
-        const source = await this.readSavedSource(stateDir, entry);
+        const source = await readSavedSource(this.torrentFilePath(stateDir, entry.id), entry);
         if (!source) continue;
         const torrent = this.createTorrent(source, entry.downloadDir, entry.addedAt, entry.magnet);
         this.emit('torrent-added', torrent);
@@ -445,7 +439,7 @@ export class Session extends EventEmitter<SessionEvents> {
 }
 
 /** The saved .torrent, or for a magnet still without metadata, its link; null if neither. */
-async function readSavedSourceOf(
+async function readSavedSource(
   file: string,
   entry: SavedTorrent,
 ): Promise<{ metainfo: Metainfo } | { magnet: MagnetLink } | null> {
