@@ -178,20 +178,13 @@ export class Session extends EventEmitter<SessionEvents> {
 
   /** Adds a torrent from the bytes of a .torrent file; starts it unless `paused`. */
   async addTorrent(torrentBytes: Uint8Array, opts: AddTorrentOptions = {}): Promise<Torrent> {
-    if (this.closed) throw new EngineError('session-closed', 'the session is shutting down');
+    this.assertOpen();
     const metainfo = parseMetainfo(torrentBytes);
-    if (this.byId.has(metainfo.infoHashHex)) {
-      throw new EngineError('duplicate-torrent', `"${metainfo.name}" is already in the list`);
-    }
-    const downloadDir = path.resolve(opts.downloadDir ?? this.opts.downloadDir);
-    await assertWritableDir(downloadDir);
+    const downloadDir = await this.checkNew(metainfo.infoHashHex, metainfo.name, opts);
     const torrent = this.createTorrent({ metainfo }, downloadDir, Date.now());
     if (this.opts.stateDir)
       await this.saveTorrentFile(this.opts.stateDir, metainfo.infoHashHex, torrentBytes);
-    this.emit('torrent-added', torrent);
-    if (!opts.paused) void torrent.start();
-    this.scheduleSave();
-    return torrent;
+    return this.admit(torrent, opts);
   }
 
   /**
@@ -199,14 +192,28 @@ export class Session extends EventEmitter<SessionEvents> {
    * downloads like any other; starts unless `paused`. Throws InvalidMagnetError for bad links.
    */
   async addMagnet(uri: string, opts: AddTorrentOptions = {}): Promise<Torrent> {
-    if (this.closed) throw new EngineError('session-closed', 'the session is shutting down');
+    this.assertOpen();
     const magnet = parseMagnetLink(uri);
-    const existing = this.byId.get(magnet.infoHashHex);
-    if (existing)
-      throw new EngineError('duplicate-torrent', `"${existing.name}" is already in the list`);
+    const name = this.byId.get(magnet.infoHashHex)?.name ?? '';
+    const downloadDir = await this.checkNew(magnet.infoHashHex, name, opts);
+    return this.admit(this.createTorrent({ magnet }, downloadDir, Date.now(), uri.trim()), opts);
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new EngineError('session-closed', 'the session is shutting down');
+  }
+
+  /** Refuses a torrent already listed (by `name`); returns its writable download folder. */
+  private async checkNew(id: string, name: string, opts: AddTorrentOptions): Promise<string> {
+    if (this.byId.has(id))
+      throw new EngineError('duplicate-torrent', `"${name}" is already in the list`);
     const downloadDir = path.resolve(opts.downloadDir ?? this.opts.downloadDir);
     await assertWritableDir(downloadDir);
-    const torrent = this.createTorrent({ magnet }, downloadDir, Date.now(), uri.trim());
+    return downloadDir;
+  }
+
+  /** A new torrent is announced, started unless paused, and remembered. */
+  private admit(torrent: Torrent, opts: AddTorrentOptions): Torrent {
     this.emit('torrent-added', torrent);
     if (!opts.paused) void torrent.start();
     this.scheduleSave();
