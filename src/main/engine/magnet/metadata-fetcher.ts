@@ -53,6 +53,7 @@ interface MetadataPeer {
   asked: Map<number, number>;
   /** It refused or failed us: not asked again before this time. */
   restUntil: number;
+  connectedAt: number;
 }
 
 const MAX_CONNECTIONS = 16;
@@ -150,7 +151,7 @@ export class MetadataFetcher extends EventEmitter<MetadataFetcherEvents> {
           peer.asked.delete(piece);
           peer.restUntil = now + REST_AFTER_REJECT_MS;
         }
-      if (peer.theirId === null && now - peer.restUntil > NO_EXTENSION_GRACE_MS)
+      if (peer.theirId === null && now - peer.connectedAt > NO_EXTENSION_GRACE_MS)
         peer.conn.close('does not offer the metadata (no ut_metadata)');
       else this.askMore(peer);
     }
@@ -218,7 +219,8 @@ export class MetadataFetcher extends EventEmitter<MetadataFetcherEvents> {
       theirId: null,
       size: null,
       asked: new Map(),
-      restUntil: this.now(),
+      restUntil: 0,
+      connectedAt: this.now(),
     };
     this.peers.set(key, peer);
     this.directory.markConnected(key);
