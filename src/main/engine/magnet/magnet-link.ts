@@ -1,4 +1,5 @@
 import { EngineError } from '../errors';
+import { trackerUrlProblem } from '../metainfo/metainfo';
 import type { PeerAddress } from '../torrent/peer-directory';
 
 /** A magnet link that cannot be used, with the one specific reason. */
@@ -69,7 +70,7 @@ export function parseMagnetLink(uri: string): MagnetLink {
 
   const trackers: string[] = [];
   for (const tr of params.getAll('tr')) {
-    const problem = trackerProblem(tr);
+    const problem = trackerUrlProblem(tr);
     if (problem) warnings.push(`ignored tracker ${JSON.stringify(tr.slice(0, 200))}: ${problem}`);
     else if (!trackers.includes(tr) && trackers.length < MAX_TRACKERS) trackers.push(tr);
   }
@@ -114,19 +115,6 @@ function decodeBase32(text: string): Uint8Array {
     }
   }
   return out;
-}
-
-function trackerProblem(url: string): string | null {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    return 'not a URL';
-  }
-  if (!['http:', 'https:', 'udp:'].includes(parsed.protocol))
-    return `scheme ${parsed.protocol} is not http, https or udp`;
-  if (!parsed.hostname) return 'no host';
-  return null;
 }
 
 /** `host:port` or `[v6]:port`; host names are kept for the dialler to resolve. */

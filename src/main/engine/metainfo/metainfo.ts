@@ -266,7 +266,21 @@ function isUrlWithScheme(s: string, schemes: readonly string[]): boolean {
   }
 }
 
-const isTrackerUrl = (s: string): boolean => isUrlWithScheme(s, ['http:', 'https:', 'udp:']);
+/** Why `url` cannot be a tracker (we speak http, https and udp), or null when it can. */
+export function trackerUrlProblem(url: string): string | null {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return 'not a URL';
+  }
+  if (!['http:', 'https:', 'udp:'].includes(parsed.protocol))
+    return `scheme ${parsed.protocol} is not http, https or udp`;
+  if (!parsed.hostname) return 'no host';
+  return null;
+}
+
+const isTrackerUrl = (s: string): boolean => trackerUrlProblem(s) === null;
 
 /** BEP 12 (MI-09): announce-list if usable, else announce; unusable URLs dropped with a warning. */
 function readTrackers(root: BDict, warnings: string[]): string[][] {
