@@ -1,6 +1,6 @@
-import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { PeerAddress, PeerDirectory, PeerSource } from '../torrent/peer-directory';
+import { connectWithSharedReadBuffer } from './shared-read-buffer';
 
 export interface DialOptions {
   /** Local address to connect from. */
@@ -21,7 +21,11 @@ export function dialPeer(
 ): void {
   const socket = opts.dial
     ? opts.dial(address)
-    : net.connect({ host: address.ip, port: address.port, localAddress: opts.bindAddress });
+    : connectWithSharedReadBuffer({
+        host: address.ip,
+        port: address.port,
+        localAddress: opts.bindAddress,
+      });
   let settled = false;
   const fail = (why: string) => {
     if (settled) return;

@@ -16,6 +16,7 @@ import {
   type PeerMessage,
 } from '../wire/messages';
 import { ProtocolError } from '../wire/protocol-error';
+import { takeReads } from './shared-read-buffer';
 
 export interface PeerConnectionOptions {
   infoHash: Uint8Array;
@@ -146,7 +147,10 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
 
   start(): void {
     const { socket } = this;
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    // A dialled socket reads into the shared buffer (its chunks are reused once handled);
+    // any other stream emits 'data' in buffers of its own.
+    if (!takeReads(socket, (chunk) => this.onData(chunk, true)))
+      socket.on('data', (chunk: Buffer) => this.onData(chunk, false));
     socket.on('error', (err: Error) => this.close(`socket error: ${err.message}`));
     socket.on('end', () => this.close('peer closed the connection'));
     socket.on('close', () => this.close('connection closed'));
@@ -274,12 +278,13 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
       this.send({ type: 'keep-alive' });
   }
 
-  private onData(chunk: Buffer): void {
+  /** `transient`: the chunk's memory is reused after this returns (see WireDecoder.push). */
+  private onData(chunk: Buffer, transient: boolean): void {
     if (this.closed) return;
     this.bytesReceived += chunk.length;
     this.lastReceivedAt = Date.now();
     try {
-      this.decoder.push(chunk);
+      this.decoder.push(chunk, transient);
       for (let item = this.decoder.next(); item && !this.closed; item = this.decoder.next()) {
         if (item.kind === 'handshake')
           this.onHandshake(item.handshake.infoHash, item.handshake.peerId, item.handshake.reserved);

@@ -243,7 +243,10 @@ export class BlockScheduler {
     return this.haveCount + this.active.size + this.pending.size >= this.opts.pieceCount;
   }
 
-  /** Records a received block. */
+  /**
+   * Records a received block. `block` may be a view of a socket's shared read buffer: it is
+   * copied into its piece here and never kept.
+   */
   onBlock(peerKey: string, index: number, begin: number, block: Uint8Array): BlockResult {
     const none: BlockResult = { accepted: false, cancels: [], completed: null };
     const piece = this.active.get(index);

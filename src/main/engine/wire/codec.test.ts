@@ -145,6 +145,31 @@ describe('wire codec (BEP 3)', () => {
     ).toBe((piece as Buffer).buffer);
   });
 
+  it('survives a reused read buffer: items but blocks are copied, blocks are right until the next push', () => {
+    // A socket reading into one shared buffer: each chunk lands at the start of the same memory,
+    // which is scribbled over after its items are taken. Blocks are copied when taken (as the
+    // block scheduler does); every other item is kept as the decoder gave it.
+    const shared = Buffer.alloc(stream.length);
+    const decodeTransient = (cuts: number[]): unknown => {
+      const d = new WireDecoder();
+      const kept: unknown[] = [];
+      let from = 0;
+      for (const cut of [...cuts, stream.length]) {
+        stream.copy(shared, 0, from, cut);
+        d.push(shared.subarray(0, cut - from), true);
+        for (const item of d.takeAll())
+          kept.push(item.kind === 'message' && item.message.type === 'piece' ? plain(item) : item);
+        shared.fill(0xee);
+        from = cut;
+      }
+      return plain(kept);
+    };
+    const expected = plain(whole);
+    for (let cut = 1; cut < stream.length; cut++) expect(decodeTransient([cut])).toEqual(expected);
+    const everyByte = Array.from({ length: stream.length - 1 }, (_, i) => i + 1);
+    expect(decodeTransient(everyByte)).toEqual(expected);
+  });
+
   it('throws on a 2^31, 0x7FFFFFFF or 0xFFFFFFFF length prefix from the 4 bytes alone (PW-04, AD-27, PF-10)', () => {
     for (const prefix of [
       [0x80, 0, 0, 0],

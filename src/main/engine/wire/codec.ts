@@ -143,20 +143,47 @@ export class WireDecoder {
   private chunks: Buffer[] = [];
   private buffered = 0;
   private readonly out: WireItem[] = [];
+  /** During a transient push, the memory its chunk lives in (see `push`). */
+  private transientMemory: ArrayBufferLike | null = null;
 
   constructor(opts: { maxMessageBytes?: number; expectHandshake?: boolean } = {}) {
     this.maxMessageBytes = opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
     this.expectHandshake = opts.expectHandshake ?? true;
   }
 
-  /** Decodes what it can from `chunk`; the results come out of `next()`. Throws ProtocolError. */
-  push(chunk: Uint8Array): void {
+  /**
+   * Decodes what it can from `chunk`; the results come out of `next()`. Throws ProtocolError.
+   *
+   * `transient`: the caller reuses the chunk's memory once it has taken every decoded item
+   * (a socket reading into one shared buffer). Bytes left for the next push are then copied,
+   * and so is every item except a piece's block: that stays a view of `chunk`, valid only until
+   * the caller's next push, so it must be copied or dropped by then (the block scheduler copies
+   * it into its piece).
+   */
+  push(chunk: Uint8Array, transient = false): void {
     if (chunk.length === 0) return;
-    this.chunks.push(
-      Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length),
-    );
+    const own = Buffer.isBuffer(chunk)
+      ? chunk
+      : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length);
+    this.chunks.push(own);
     this.buffered += chunk.length;
-    this.drain();
+    this.transientMemory = transient ? chunk.buffer : null;
+    try {
+      this.drain();
+    } finally {
+      if (transient) {
+        // Whatever is left of the chunk lives on in a copy; earlier chunks are already owned.
+        const last = this.chunks.length - 1;
+        if (last >= 0 && this.chunks[last]!.buffer === chunk.buffer)
+          this.chunks[last] = Buffer.from(this.chunks[last]!);
+        this.transientMemory = null;
+      }
+    }
+  }
+
+  /** A decoded frame or handshake that may outlive the push: copied off reused memory. */
+  private keep(bytes: Buffer): Buffer {
+    return bytes.buffer === this.transientMemory ? Buffer.from(bytes) : bytes;
   }
 
   next(): WireItem | undefined {
@@ -181,7 +208,7 @@ export class WireDecoder {
           if (this.peekByte(i) !== PROTOCOL_BYTES[i - 1])
             throw new ProtocolError('handshake: not "BitTorrent protocol"');
         if (this.buffered < HANDSHAKE_LENGTH) return;
-        const bytes = this.take(HANDSHAKE_LENGTH);
+        const bytes = this.keep(this.take(HANDSHAKE_LENGTH));
         this.out.push({
           kind: 'handshake',
           handshake: {
@@ -201,7 +228,10 @@ export class WireDecoder {
         );
       if (this.buffered < 4 + length) return;
       const frame = this.take(4 + length);
-      this.out.push({ kind: 'message', message: decodeFrame(frame.subarray(4)) });
+      // A block is copied by whoever takes it; everything else is kept as is, so it is copied
+      // here when the memory under it is about to be reused.
+      const body = length > 0 && frame[4] === MessageId.piece ? frame : this.keep(frame);
+      this.out.push({ kind: 'message', message: decodeFrame(body.subarray(4)) });
     }
   }
 
