@@ -149,7 +149,11 @@ export async function startQbittorrentSeeder(o: SeederOptions): Promise<Seeder> 
   };
 }
 
-/** Downloads with a fresh qbittorrent-nox; wallMs runs from adding the torrent to 100 %. */
+/**
+ * Downloads with a fresh qbittorrent-nox; wallMs runs from adding the torrent to 100 %.
+ * addedAt (the add request answered) and doneAt (Date.now() clock) bound the transfer for CPU
+ * accounting.
+ */
 export async function qbittorrentDownload(o: {
   torrent: string;
   outDir: string;
@@ -157,12 +161,14 @@ export async function qbittorrentDownload(o: {
   port?: number;
   workDir: string;
   timeoutMs: number;
-}): Promise<{ wallMs: number }> {
+}): Promise<{ wallMs: number; addedAt: number; doneAt: number }> {
   await mkdir(o.outDir, { recursive: true });
   const qb = await startQbittorrent({ ...o, savePath: o.outDir, readyTimeoutMs: 30_000 });
   try {
     const started = Date.now();
     await qb.add(o.torrent, o.outDir);
+    // Like Tessera's `added` line: after the torrent is parsed and added, before the transfer.
+    const addedAt = Date.now();
     await waitFor(
       'qbittorrent download',
       async () => {
@@ -171,7 +177,8 @@ export async function qbittorrentDownload(o: {
       },
       { timeoutMs: o.timeoutMs, intervalMs: 100, managed: qb.proc },
     );
-    return { wallMs: Date.now() - started };
+    const doneAt = Date.now();
+    return { wallMs: doneAt - started, addedAt, doneAt };
   } finally {
     await qb.proc.stop();
   }

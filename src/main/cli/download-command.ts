@@ -97,6 +97,7 @@ async function waitForCompletion(
   },
 ): Promise<number> {
   const started = Date.now();
+  reporter.start(torrent.summary());
   return new Promise<number>((resolve, reject) => {
     const finish = (result: { code: number } | { error: Error }) => {
       clearInterval(timer);
