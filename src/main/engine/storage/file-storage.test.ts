@@ -3,6 +3,7 @@ import {
   mkdir,
   mkdtemp,
   open,
+  readdir,
   readFile,
   readlink,
   rm,
@@ -151,7 +152,7 @@ describe('FileStorage', () => {
     };
     const content = randomBytes(offset);
     const sub = path.join(dir, 'many');
-    const storage = await FileStorage.open(layout, sub);
+    const storage = await FileStorage.open(layout, sub, { maxOpenFiles: 64 });
     const pieceCount = Math.ceil(offset / pieceLength);
     await Promise.all(
       Array.from({ length: pieceCount }, (_, index) =>
@@ -165,40 +166,109 @@ describe('FileStorage', () => {
     expect(joined.equals(content)).toBe(true);
   });
 
-  it('flush syncs files whose handles were closed to stay under the open-file limit', async () => {
-    // 200 files, one 4 KiB piece each: 136 of their handles are evicted before flush.
-    const files = Array.from({ length: 200 }, (_, i) => ({
-      path: [`s${i}.bin`],
-      length: 4096,
-      offset: i * 4096,
-      padding: false,
-    }));
-    const layout: StorageLayout = {
-      name: 'synced',
-      isMultiFile: true,
-      pieceLength: 4096,
-      totalLength: 200 * 4096,
-      files,
-    };
-    // Which files get an fdatasync: the descriptor's path, read from /proc at the call.
+  /** Counts fdatasync calls per file name (the descriptor's path, read from /proc at the call). */
+  async function countSyncs<T>(run: (synced: Map<string, number>) => Promise<T>): Promise<T> {
     const probe = await open(path.join(dir, 'probe'), 'w');
     const proto = Object.getPrototypeOf(probe) as { datasync: () => Promise<void> };
     await probe.close();
     const original = proto.datasync;
-    const synced = new Set<string>();
+    const synced = new Map<string, number>();
     proto.datasync = async function (this: { fd: number }) {
-      synced.add(path.basename(await readlink(`/proc/self/fd/${this.fd}`)));
+      const name = path.basename(await readlink(`/proc/self/fd/${this.fd}`));
+      synced.set(name, (synced.get(name) ?? 0) + 1);
       return original.call(this);
     };
     try {
-      const storage = await FileStorage.open(layout, path.join(dir, 'synced'));
-      for (let i = 0; i < 200; i++) await storage.writePiece(i, Buffer.alloc(4096, i));
-      // Evicted handles are synced in the background, the open ones by flush: all 200 by then.
+      return await run(synced);
+    } finally {
+      proto.datasync = original;
+    }
+  }
+
+  /** Files of `count` × `length` bytes named `${prefix}${i}.bin`, one after another. */
+  function filesLayout(name: string, count: number, length: number, pieceLength: number) {
+    const files = Array.from({ length: count }, (_, i) => ({
+      path: [`${name}${i}.bin`],
+      length,
+      offset: i * length,
+      padding: false,
+    }));
+    return { name, isMultiFile: true, pieceLength, totalLength: count * length, files };
+  }
+
+  /** Descriptors this process holds open on files under `folder`. */
+  async function openUnder(folder: string): Promise<number> {
+    let n = 0;
+    for (const fd of await readdir('/proc/self/fd')) {
+      const target = await readlink(`/proc/self/fd/${fd}`).catch(() => '');
+      if (target.startsWith(folder)) n++;
+    }
+    return n;
+  }
+
+  it('flush syncs files whose handles were closed to stay under the open-file limit', async () => {
+    // 200 files of two 4 KiB pieces; only the first piece of each is written, so no file is
+    // finished and 136 of the handles are evicted (and synced in the background) before flush.
+    const layout = filesLayout('s', 200, 8192, 4096);
+    await countSyncs(async (synced) => {
+      const storage = await FileStorage.open(layout, path.join(dir, 'synced'), {
+        maxOpenFiles: 64,
+      });
+      for (let i = 0; i < 200; i++) await storage.writePiece(i * 2, Buffer.alloc(4096, i));
       await storage.flush();
       expect(synced.size).toBe(200);
       await storage.close();
-    } finally {
-      proto.datasync = original;
+    });
+  });
+
+  it('a file whose pieces are all written is synced and closed at once, before any flush', async () => {
+    const layout = filesLayout('done', 50, 8192, 4096);
+    const folder = path.join(dir, 'finished');
+    await countSyncs(async (synced) => {
+      const storage = await FileStorage.open(layout, folder, { maxOpenFiles: 1024 });
+      // Pieces in an order that leaves every file half-written for a while.
+      for (const first of [0, 1])
+        for (let f = 0; f < 50; f++) await storage.writePiece(f * 2 + first, Buffer.alloc(4096, f));
+      const deadline = Date.now() + 5000;
+      while ((await openUnder(folder)) > 0 && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 20));
+      expect(await openUnder(folder)).toBe(0);
+      expect(synced.size).toBe(50);
+      expect([...synced.values()].every((n) => n === 1)).toBe(true);
+      await storage.close();
+    });
+  });
+
+  it('running out of descriptors (EMFILE) closes idle files and carries on', async () => {
+    // A process limit of 20 descriptors, simulated: opens beyond it fail as the kernel's would.
+    let held = 0;
+    let refused = 0;
+    const limitedOpen: typeof open = async (...args: Parameters<typeof open>) => {
+      if (held >= 20) {
+        refused++;
+        throw Object.assign(new Error('EMFILE: too many open files'), { code: 'EMFILE' });
+      }
+      const handle = await open(...args);
+      held++;
+      const close = handle.close.bind(handle);
+      handle.close = async () => {
+        held--;
+        return close();
+      };
+      return handle;
+    };
+    const layout = filesLayout('e', 60, 8192, 4096);
+    const folder = path.join(dir, 'emfile');
+    const storage = await FileStorage.open(layout, folder, {
+      maxOpenFiles: 1024,
+      open: limitedOpen,
+    });
+    for (let f = 0; f < 60; f++) await storage.writePiece(f * 2, Buffer.alloc(4096, f + 1));
+    expect(refused).toBeGreaterThan(0);
+    await storage.close();
+    for (let f = 0; f < 60; f++) {
+      const bytes = await readFile(path.join(folder, 'e', `e${f}.bin`));
+      expect(bytes.subarray(0, 4096).equals(Buffer.alloc(4096, f + 1))).toBe(true);
     }
   });
 

@@ -5,6 +5,7 @@ import { resolveInside } from '../metainfo/paths';
 import { DIRECT_IO_ALIGNMENT, isDirectIoAligned } from './piece-buffers';
 import { spansForRange, type FileSpan, type StorageLayout } from './piece-layout';
 import { statFiles, type ResumeData } from './resume-data';
+import { openFileBudget } from './open-file-limit';
 import { describeFsError, StorageError } from './storage-error';
 
 /** Pieces in and out of wherever they are kept (STYLE.md 12). */
@@ -24,7 +25,6 @@ export interface PieceStorage {
   remove?(): Promise<void>;
 }
 
-const MAX_OPEN_FILES = 64;
 // O_NOFOLLOW: a symlink planted inside the download folder must not redirect our writes.
 const WRITE_FLAGS = constants.O_RDWR | constants.O_CREAT | (constants.O_NOFOLLOW ?? 0);
 const READ_FLAGS = constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0);
@@ -44,6 +44,10 @@ export interface FileStorageOptions {
    * themselves; pieces in other buffers, and the partial pages at file edges, are buffered.
    */
   directIo?: boolean;
+  /** Handles kept open (default: openFileBudget(), from the descriptor limit). */
+  maxOpenFiles?: number;
+  /** Opens files (a seam for tests that run out of descriptors); fs.promises.open by default. */
+  open?: typeof open;
 }
 
 /**
@@ -53,6 +57,9 @@ export interface FileStorageOptions {
  */
 export class FileStorage implements PieceStorage {
   private readonly handles = new Map<number, OpenFile>();
+  /** Handles kept open; lowered for good when the process runs out of descriptors (EMFILE). */
+  private maxOpenFiles: number;
+  private readonly open: typeof open;
   private readonly opening = new Map<number, Promise<OpenFile>>();
   private readonly paths: string[];
   /** The folder holding a multi-file torrent; null for a single file. */
@@ -65,6 +72,15 @@ export class FileStorage implements PieceStorage {
   private readonly unsynced = new Set<number>();
   /** Background syncs of retired handles, awaited by flush(). */
   private readonly syncing = new Set<Promise<void>>();
+  /**
+   * Per file, the pieces touching it that this storage has not written yet. At zero the file
+   * is complete: it is synced and closed at once, not left to take a handle slot until LRU
+   * eviction (which, with thousands of small files in random piece order, closed files that
+   * were not finished, re-opened them later and synced them twice).
+   */
+  private readonly piecesToWrite: Int32Array;
+  /** Pieces written, so that writing one again does not count twice. */
+  private readonly piecesWritten: Uint8Array;
 
   private constructor(
     private readonly layout: StorageLayout,
@@ -72,11 +88,22 @@ export class FileStorage implements PieceStorage {
     opts: FileStorageOptions,
   ) {
     this.directIo = (opts.directIo ?? true) && O_DIRECT !== undefined;
+    this.maxOpenFiles = opts.maxOpenFiles ?? openFileBudget();
+    this.open = opts.open ?? open;
     const dir = path.resolve(downloadDir);
     this.root = layout.isMultiFile ? resolveInside(dir, [layout.name]) : null;
     this.paths = layout.files.map((f) =>
       resolveInside(dir, layout.isMultiFile ? [layout.name, ...f.path] : [layout.name]),
     );
+    const { pieceLength } = layout;
+    this.piecesToWrite = Int32Array.from(layout.files, (f) =>
+      f.padding || f.length === 0
+        ? 0
+        : Math.floor((f.offset + f.length - 1) / pieceLength) -
+          Math.floor(f.offset / pieceLength) +
+          1,
+    );
+    this.piecesWritten = new Uint8Array(Math.ceil(layout.totalLength / pieceLength));
   }
 
   static async open(
@@ -94,9 +121,25 @@ export class FileStorage implements PieceStorage {
   }
 
   async writePiece(index: number, data: Uint8Array): Promise<void> {
+    const spans = spansForRange(this.layout, index, 0, data.length).filter((s) => !s.padding);
+    await this.writeSpans(data, spans);
+    if (this.piecesWritten[index] === 1) return;
+    this.piecesWritten[index] = 1;
+    for (const { fileIndex } of spans)
+      if (--this.piecesToWrite[fileIndex]! === 0) this.finishFile(fileIndex);
+  }
+
+  /** Every piece of the file is written: sync and close it now (in the background). */
+  private finishFile(fileIndex: number): void {
+    const entry = this.handles.get(fileIndex);
+    if (!entry?.writable) return; // closed already: synced when it was evicted
+    this.handles.delete(fileIndex);
+    this.retire(entry, fileIndex);
+  }
+
+  private async writeSpans(data: Uint8Array, spans: readonly FileSpan[]): Promise<void> {
     const aligned = isDirectIoAligned(data);
-    for (const span of spansForRange(this.layout, index, 0, data.length)) {
-      if (span.padding) continue;
+    for (const span of spans) {
       await this.withHandle(span.fileIndex, true, async (entry) => {
         let { rangeOffset: from, length, fileOffset: at } = span;
         // The whole pages of the span may go direct; the partial pages at its edges (shared
@@ -136,11 +179,13 @@ export class FileStorage implements PieceStorage {
   private directHandle(entry: OpenFile, span: FileSpan): Promise<FileHandle | null> | null {
     if (!this.directIo || O_DIRECT === undefined) return null;
     if (this.layout.files[span.fileIndex]!.length < DIRECT_IO_MIN_FILE_BYTES) return null;
-    entry.direct ??= open(this.paths[span.fileIndex]!, WRITE_FLAGS | O_DIRECT, 0o644).catch(() => {
-      // EINVAL: this filesystem has no O_DIRECT. Anything else shows on the buffered handle.
-      this.directIo = false;
-      return null;
-    });
+    entry.direct ??= this.open(this.paths[span.fileIndex]!, WRITE_FLAGS | O_DIRECT, 0o644).catch(
+      () => {
+        // EINVAL: this filesystem has no O_DIRECT. Anything else shows on the buffered handle.
+        this.directIo = false;
+        return null;
+      },
+    );
     return entry.direct;
   }
 
@@ -265,7 +310,7 @@ export class FileStorage implements PieceStorage {
         .map((h) => h.handle.datasync().catch(() => undefined)),
       ...closed.map(async (i) => {
         try {
-          const handle = await open(this.paths[i]!, READ_FLAGS);
+          const handle = await this.open(this.paths[i]!, READ_FLAGS);
           try {
             await handle.datasync();
           } finally {
@@ -378,12 +423,27 @@ export class FileStorage implements PieceStorage {
   }
 
   private async openFile(fileIndex: number, writable: boolean): Promise<OpenFile> {
+    try {
+      return await this.openFileOnce(fileIndex, writable);
+    } catch (err) {
+      if (!(err instanceof StorageError) || (err.errno !== 'EMFILE' && err.errno !== 'ENFILE'))
+        throw err;
+      // Out of descriptors (other torrents, sockets): keep fewer open from now on, close the
+      // idle ones (after their syncs), and try once more.
+      this.maxOpenFiles = Math.max(1, Math.floor(this.handles.size / 2));
+      this.evict();
+      await Promise.all([...this.syncing]);
+      return this.openFileOnce(fileIndex, writable);
+    }
+  }
+
+  private async openFileOnce(fileIndex: number, writable: boolean): Promise<OpenFile> {
     const file = this.paths[fileIndex]!;
     try {
       if (writable) {
         return { handle: await this.openCreating(file), direct: null, writable: true, users: 0 };
       }
-      return { handle: await open(file, READ_FLAGS), direct: null, writable: false, users: 0 };
+      return { handle: await this.open(file, READ_FLAGS), direct: null, writable: false, users: 0 };
     } catch (err) {
       if (!writable && (err as NodeJS.ErrnoException).code === 'ENOENT')
         throw new StorageError(`${file} does not exist yet`, 'ENOENT');
@@ -403,21 +463,21 @@ export class FileStorage implements PieceStorage {
       this.madeDirs.add(dir);
     }
     try {
-      return await open(file, WRITE_FLAGS, 0o644);
+      return await this.open(file, WRITE_FLAGS, 0o644);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
       this.madeDirs.delete(dir);
       await mkdir(dir, { recursive: true });
       this.madeDirs.add(dir);
-      return await open(file, WRITE_FLAGS, 0o644);
+      return await this.open(file, WRITE_FLAGS, 0o644);
     }
   }
 
   /** Closes least recently used handles beyond the limit, never one in use. */
   private evict(): void {
-    if (this.handles.size <= MAX_OPEN_FILES) return;
+    if (this.handles.size <= this.maxOpenFiles) return;
     for (const [index, entry] of this.handles) {
-      if (this.handles.size <= MAX_OPEN_FILES) break;
+      if (this.handles.size <= this.maxOpenFiles) break;
       if (entry.users > 0) continue;
       this.handles.delete(index);
       this.retire(entry, index);
