@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   BLOCK_SIZE,
   BlockScheduler,
+  defaultMemoryBudget,
   ENDGAME_MIN_WAIT_MS,
   type SchedulerPeer,
 } from './block-scheduler';
@@ -163,6 +164,24 @@ describe('BlockScheduler', () => {
     s.addPeer(peer('a', bits(100, [...Array(100).keys()]), 1000));
     const reqs = s.fill('a', 0);
     expect(new Set(reqs.map((r) => r.index)).size).toBe(3);
+  });
+});
+
+describe('defaultMemoryBudget', () => {
+  it('is 64 MiB, or 24 pieces when pieces are bigger, up to 96 MiB', () => {
+    const MiB = 1024 * 1024;
+    expect(defaultMemoryBudget(256 * 1024)).toBe(64 * MiB);
+    expect(defaultMemoryBudget(2 * MiB)).toBe(64 * MiB);
+    expect(defaultMemoryBudget(4 * MiB)).toBe(96 * MiB);
+    expect(defaultMemoryBudget(16 * MiB)).toBe(96 * MiB);
+  });
+
+  it('lets a scheduler of 4 MiB pieces start 24 of them, not 16', () => {
+    const pieceLength = 4 * 1024 * 1024;
+    const s = new BlockScheduler({ pieceCount: 64, pieceLength, totalLength: 64 * pieceLength });
+    s.availability.fill(1);
+    s.addPeer(peer('a', bits(64, [...Array(64).keys()]), 100_000));
+    expect(new Set(s.fill('a', 0).map((r) => r.index)).size).toBe(24);
   });
 });
 
