@@ -3,7 +3,7 @@ import { mkdir, open, rm, rmdir, stat, type FileHandle } from 'node:fs/promises'
 import path from 'node:path';
 import { resolveInside } from '../metainfo/paths';
 import { DIRECT_IO_ALIGNMENT, isDirectIoAligned } from './piece-buffers';
-import { spansForRange, type FileSpan, type StorageLayout } from './piece-layout';
+import { piecesOfFile, spansForRange, type FileSpan, type StorageLayout } from './piece-layout';
 import { statFiles, type ResumeData } from './resume-data';
 import { openFileBudget } from './open-file-limit';
 import { describeFsError, StorageError } from './storage-error';
@@ -95,15 +95,11 @@ export class FileStorage implements PieceStorage {
     this.paths = layout.files.map((f) =>
       resolveInside(dir, layout.isMultiFile ? [layout.name, ...f.path] : [layout.name]),
     );
-    const { pieceLength } = layout;
-    this.piecesToWrite = Int32Array.from(layout.files, (f) =>
-      f.padding || f.length === 0
-        ? 0
-        : Math.floor((f.offset + f.length - 1) / pieceLength) -
-          Math.floor(f.offset / pieceLength) +
-          1,
-    );
-    this.piecesWritten = new Uint8Array(Math.ceil(layout.totalLength / pieceLength));
+    this.piecesToWrite = Int32Array.from(layout.files, (f) => {
+      const pieces = f.padding ? null : piecesOfFile(layout.pieceLength, f);
+      return pieces ? pieces.last - pieces.first + 1 : 0;
+    });
+    this.piecesWritten = new Uint8Array(Math.ceil(layout.totalLength / layout.pieceLength));
   }
 
   static async open(

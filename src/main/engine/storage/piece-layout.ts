@@ -7,6 +7,18 @@ export interface StorageLayout {
   files: readonly { path: string[]; length: number; offset: number; padding: boolean }[];
 }
 
+/** The first and last piece holding bytes of a file; null for a file of no bytes. */
+export function piecesOfFile(
+  pieceLength: number,
+  file: { offset: number; length: number },
+): { first: number; last: number } | null {
+  if (file.length === 0) return null;
+  return {
+    first: Math.floor(file.offset / pieceLength),
+    last: Math.floor((file.offset + file.length - 1) / pieceLength),
+  };
+}
+
 /** A piece of a byte range that lies in one file. */
 export interface FileSpan {
   fileIndex: number;

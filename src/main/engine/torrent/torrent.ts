@@ -23,6 +23,7 @@ import { loadResumeData, planResume, saveResumeData } from '../storage/resume-da
 import { debugLog } from '../util/debug-log';
 import { FileStorage, type PieceStorage } from '../storage/file-storage';
 import type { HashPool } from '../storage/hash-pool';
+import { piecesOfFile } from '../storage/piece-layout';
 import { verifyPiece } from '../storage/hash-pool';
 import { Announcer } from '../tracker/announcer';
 import { RateMeter } from '../util/rate-meter';
@@ -650,10 +651,9 @@ export class Torrent extends EventEmitter<TorrentEvents> {
       .filter((f) => !f.padding)
       .map((f) => {
         let done = 0;
-        if (f.length > 0) {
-          const first = Math.floor(f.offset / m.pieceLength);
-          const last = Math.floor((f.offset + f.length - 1) / m.pieceLength);
-          for (let i = first; i <= last; i++) {
+        const pieces = piecesOfFile(m.pieceLength, f);
+        if (pieces) {
+          for (let i = pieces.first; i <= pieces.last; i++) {
             if (!hasBit(have, i)) continue;
             const start = Math.max(f.offset, i * m.pieceLength);
             const end = Math.min(f.offset + f.length, (i + 1) * m.pieceLength);
