@@ -9,9 +9,12 @@ import { readFileSync } from 'node:fs';
  * torrents; running out anyway is handled where files are opened (EMFILE: close idle ones).
  */
 export function openFileBudget(): number {
-  const limit = descriptorLimit();
-  return Math.max(MIN_OPEN_FILES, Math.min(MAX_OPEN_FILES, Math.floor(limit / 8)));
+  // The limit is read once per process, not once per torrent opened.
+  budget ??= Math.max(MIN_OPEN_FILES, Math.min(MAX_OPEN_FILES, Math.floor(descriptorLimit() / 8)));
+  return budget;
 }
+
+let budget: number | undefined;
 
 const MIN_OPEN_FILES = 16;
 const MAX_OPEN_FILES = 1024;
