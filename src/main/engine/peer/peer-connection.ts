@@ -204,8 +204,8 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
 
   /**
    * A block goes out as header + block, without copying the block into a new message (the
-   * turn's cork sends them in one write: see `write`). Same return value as `send`. The block must not change until
-   * the socket has written it.
+   * turn's cork sends them in one write: see `write`). Same return value as `send`. The block
+   * must not change until the socket has written it.
    */
   sendPiece(index: number, begin: number, block: Uint8Array): boolean {
     if (this.closed) return false;
