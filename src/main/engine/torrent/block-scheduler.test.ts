@@ -165,6 +165,29 @@ describe('BlockScheduler', () => {
     const reqs = s.fill('a', 0);
     expect(new Set(reqs.map((r) => r.index)).size).toBe(3);
   });
+
+  it('says when a fill was held back by the memory budget, once', () => {
+    const pieceLength = BLOCK_SIZE;
+    const s = new BlockScheduler({
+      pieceCount: 10,
+      pieceLength,
+      totalLength: 10 * pieceLength,
+      memoryBudgetBytes: 2 * pieceLength,
+    });
+    s.availability.fill(1);
+    s.addPeer(peer('a', bits(10, [...Array(10).keys()]), 2));
+    // Room for 2 requests, budget for 2 pieces: not held back.
+    const first = s.fill('a', 0);
+    expect(first).toHaveLength(2);
+    expect(s.takeMemoryWait()).toBe(false);
+    const done = first.map((r) => s.onBlock('a', r.index, r.begin, new Uint8Array(BLOCK_SIZE)));
+    // Both pieces are out for writing; the peer has room but the budget is spent.
+    expect(s.fill('a', 0)).toEqual([]);
+    expect(s.takeMemoryWait()).toBe(true);
+    expect(s.takeMemoryWait()).toBe(false);
+    s.onPieceVerified(done[0]!.completed!.index);
+    expect(s.fill('a', 0)).toHaveLength(1);
+  });
 });
 
 describe('defaultMemoryBudget', () => {
