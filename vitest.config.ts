@@ -1,8 +1,11 @@
 import { defineConfig } from 'vitest/config';
+import { diskThreadDefine } from './scripts/disk-thread-source.mjs';
 
 // Two kinds of tests: unit tests beside the code (fast, in memory or on loopback with fakes), and
 // swarm tests under test/ that start real BitTorrent programs from Debian and so need more time.
 export default defineConfig({
+  // The disk worker's code, as the build puts it in (see scripts/disk-thread-source.mjs).
+  define: diskThreadDefine(),
   test: {
     projects: [
       {

@@ -6,6 +6,7 @@
 import { build } from 'esbuild';
 import { existsSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
+import { diskThreadDefine } from './disk-thread-source.mjs';
 
 const common = {
   bundle: true,
@@ -14,6 +15,7 @@ const common = {
   sourcemap: true,
   packages: 'external',
   logLevel: 'warning',
+  define: diskThreadDefine(),
 };
 
 await build({

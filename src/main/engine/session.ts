@@ -14,6 +14,7 @@ import { writeFileAtomic } from './util/atomic-write';
 import { parseMagnetLink, type MagnetLink } from './magnet/magnet-link';
 import { parseMetainfo, type Metainfo } from './metainfo/metainfo';
 import { generatePeerId } from './peer/peer-id';
+import { DiskWorker } from './storage/disk-worker';
 import { HashPool } from './storage/hash-pool';
 import { Torrent } from './torrent/torrent';
 
@@ -82,6 +83,8 @@ export class Session extends EventEmitter<SessionEvents> {
   /** Magnet links of torrents still fetching their metadata, kept so a restart can go on. */
   private readonly pendingMagnets = new Map<string, string>();
   private readonly hashPool = new HashPool();
+  /** Hashes and writes downloaded pieces; null in a build without its code (then torrents write here). */
+  private readonly diskWorker = DiskWorker.create();
   private server: net.Server | null = null;
   private portValue = 0;
   private saveChain: Promise<void> = Promise.resolve();
@@ -267,6 +270,7 @@ export class Session extends EventEmitter<SessionEvents> {
     );
     await Promise.allSettled(this.torrents().map((t) => t.destroy({ deleteData: false })));
     await this.hashPool.destroy();
+    await this.diskWorker?.destroy();
   }
 
   private requireTorrent(id: string): Torrent {
@@ -290,6 +294,7 @@ export class Session extends EventEmitter<SessionEvents> {
       peerId: this.peerId,
       listenPort: () => this.portValue,
       hashPool: this.hashPool,
+      diskWorker: this.diskWorker,
       maxPeers: this.opts.maxPeersPerTorrent ?? 50,
       noTrackers: this.opts.noTrackers,
       bindAddress: this.opts.bindAddress,

@@ -12,6 +12,15 @@ import { describeFsError, StorageError } from './storage-error';
 export interface PieceStorage {
   /** Writes a whole verified piece. */
   writePiece(index: number, data: Uint8Array): Promise<void>;
+  /**
+   * Hashes a whole piece and writes it if it matches `expected`, in one step off the event
+   * loop (the disk worker). `data` may be detached; its bytes come back as `data`.
+   */
+  verifyAndWrite?(
+    index: number,
+    expected: Uint8Array,
+    data: Buffer,
+  ): Promise<{ ok: boolean; data: Buffer }>;
   /** Reads part of a piece (to upload it, or to check it). Missing data throws a StorageError. */
   read(index: number, begin: number, length: number): Promise<Uint8Array>;
   /** Whether any of the torrent's files exist on disk yet: if none do, there is nothing to check. */

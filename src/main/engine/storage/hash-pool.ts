@@ -142,6 +142,9 @@ export class HashPool {
   }
 }
 
+/** The hashing workers are gone (the session is closing): the piece is fetched again later. */
+export class HashingStopped extends Error {}
+
 /** Whether `data` hashes to `expected`; the bytes come back for writing. */
 export async function verifyPiece(
   pool: HashPool,

@@ -22,9 +22,9 @@ import { checkExistingPieces } from '../storage/check-existing';
 import { loadResumeData, planResume, saveResumeData } from '../storage/resume-data';
 import { debugLog } from '../util/debug-log';
 import { FileStorage, type PieceStorage } from '../storage/file-storage';
-import type { HashPool } from '../storage/hash-pool';
+import { DiskWorkerStopped, type DiskWorker } from '../storage/disk-worker';
+import { HashingStopped, verifyPiece, type HashPool } from '../storage/hash-pool';
 import { piecesOfFile } from '../storage/piece-layout';
-import { verifyPiece } from '../storage/hash-pool';
 import { Announcer } from '../tracker/announcer';
 import { RateMeter } from '../util/rate-meter';
 import { BlockScheduler, type CompletedPiece } from './block-scheduler';
@@ -43,6 +43,8 @@ export interface TorrentOptions {
   peerId: Uint8Array;
   listenPort: () => number;
   hashPool: HashPool;
+  /** The session's disk worker, which hashes and writes pieces; without it, this thread writes. */
+  diskWorker?: DiskWorker | null;
   maxPeers: number;
   /** Storage to use instead of files on disk (tests). */
   openStorage?: (m: Metainfo, downloadDir: string) => Promise<PieceStorage>;
@@ -269,11 +271,18 @@ export class Torrent extends EventEmitter<TorrentEvents> {
       return;
     }
     try {
+      // Checking starts now, not once the files are open (a round trip to the disk worker).
+      if (!this.checked) this.setState('checking');
       if (!this.storage) {
+        const disk = this.opts.diskWorker;
         const open =
-          this.opts.openStorage ?? ((m: Metainfo, dir: string) => FileStorage.open(m, dir));
+          this.opts.openStorage ??
+          ((m: Metainfo, dir: string) =>
+            disk ? disk.openStorage(m, dir) : FileStorage.open(m, dir));
         this.storage = await open(content.metainfo, this.downloadDir);
       }
+      // Paused or removed while the files were opening.
+      if (generation !== this.generation) return;
       if (!this.checked && !(await this.check(content, this.storage, generation))) return;
     } catch (err) {
       if (generation === this.generation) this.fail(err);
@@ -480,10 +489,9 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     if (!opts.deleteData) await this.saveResume();
     else if (this.opts.resumeFile) await rm(this.opts.resumeFile, { force: true });
     await this.announcer?.stop();
-    if (this.storage) {
-      await this.storage.close();
-      if (opts.deleteData) await this.storage.remove?.();
-    }
+    // remove() closes the files first.
+    if (opts.deleteData && this.storage?.remove) await this.storage.remove();
+    else await this.storage?.close();
     this.storage = null;
   }
 
@@ -676,39 +684,54 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     const { metainfo: m, scheduler, swarm } = content;
     const generation = this.generation;
     const expected = m.pieceHashes.subarray(piece.index * 20, piece.index * 20 + 20);
+    const storage = this.storage;
     let result: { ok: boolean; data: Buffer };
     try {
-      // piece.data is handed to a hashing worker (detached); what comes back is `data`.
-      result = await verifyPiece(this.opts.hashPool, expected, piece.data);
-    } catch {
-      // The hashing workers are gone (shutting down): the piece is simply fetched again later.
+      if (!storage) throw new EngineError('storage', 'storage is closed');
+      // piece.data is handed to a worker (detached); what comes back is `data`.
+      result = storage.verifyAndWrite
+        ? await storage.verifyAndWrite(piece.index, expected, piece.data)
+        : await this.verifyThenWrite(storage, piece.index, expected, piece.data);
+    } catch (err) {
       scheduler.onPieceFailed(piece.index);
+      // The workers are gone (shutting down): the piece is simply fetched again later.
+      if (err instanceof HashingStopped || err instanceof DiskWorkerStopped) return;
+      if (generation === this.generation) this.fail(err);
       return;
     }
     const { ok, data } = result;
+    scheduler.recycle(data);
     if (!ok) {
       this.wastedBytes += data.length;
       scheduler.onPieceFailed(piece.index);
-      scheduler.recycle(data);
       swarm.pieceFailed(piece.contributors);
       return;
-    }
-    try {
-      if (!this.storage) throw new EngineError('storage', 'storage is closed');
-      await this.storage.writePiece(piece.index, data);
-    } catch (err) {
-      scheduler.onPieceFailed(piece.index);
-      if (generation === this.generation) this.fail(err);
-      return;
-    } finally {
-      scheduler.recycle(data);
     }
     scheduler.onPieceVerified(piece.index);
     this.doneBytes += data.length;
     this.emit('piece', piece.index);
     if (generation !== this.generation) return;
     swarm.pieceVerified(piece.index);
+    // Peers held back by the memory budget get their requests now, not at the next tick.
+    if (scheduler.takeMemoryWait()) swarm.wakeAll();
     if (scheduler.isComplete) this.onComplete();
+  }
+
+  /** Hashes on the hashing workers, then writes on this thread (storage without a disk worker). */
+  private async verifyThenWrite(
+    storage: PieceStorage,
+    index: number,
+    expected: Uint8Array,
+    piece: Buffer,
+  ): Promise<{ ok: boolean; data: Buffer }> {
+    let verified: { ok: boolean; data: Buffer };
+    try {
+      verified = await verifyPiece(this.opts.hashPool, expected, piece);
+    } catch (err) {
+      throw new HashingStopped(err instanceof Error ? err.message : String(err));
+    }
+    if (verified.ok) await storage.writePiece(index, verified.data);
+    return verified;
   }
 
   private onComplete(): void {

@@ -1,0 +1,59 @@
+import type { StorageLayout } from './piece-layout';
+import type { ResumeData } from './resume-data';
+
+/**
+ * The messages between the engine and its disk worker (disk-worker.ts runs on the main
+ * thread, disk-thread.ts in the worker). Each request carries an id; exactly one reply with
+ * that id comes back.
+ */
+export type DiskRequest =
+  | {
+      op: 'open';
+      id: number;
+      storage: number;
+      layout: StorageLayout;
+      downloadDir: string;
+      directIo?: boolean;
+    }
+  | {
+      /**
+       * Hash the piece (when `expected` is given) and, if it matches, write it. The buffer is
+       * transferred in and comes back in the reply, written or not.
+       */
+      op: 'write';
+      id: number;
+      storage: number;
+      piece: number;
+      buffer: ArrayBuffer;
+      offset: number;
+      length: number;
+      expected: Uint8Array | null;
+    }
+  | { op: 'read'; id: number; storage: number; piece: number; begin: number; length: number }
+  | {
+      op: 'anyFileExists' | 'flush' | 'fileStats' | 'close' | 'remove';
+      id: number;
+      storage: number;
+    };
+
+/** A failure, sent as plain data (Error objects lose their class crossing threads). */
+export interface DiskFailure {
+  message: string;
+  /** Set for a StorageError (a disk problem a person can act on); null for anything else. */
+  storageErrno: string | null;
+  isStorageError: boolean;
+}
+
+export type DiskReply =
+  | { id: number; ok: false; error: DiskFailure; buffer?: ArrayBuffer }
+  | { id: number; ok: true; value?: boolean | ResumeData['files'] }
+  | {
+      id: number;
+      ok: true;
+      /** The piece's bytes: written (or read) into this buffer at offset, length. */
+      buffer: ArrayBuffer;
+      offset: number;
+      length: number;
+      /** For a write: whether the hash matched (and so the piece was written). */
+      verified?: boolean;
+    };

@@ -1,0 +1,124 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtemp, readFile, rm, stat, writeFile, mkdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DiskWorker, DiskWorkerStopped, diskThreadSource } from './disk-worker';
+import { allocPieceBuffer } from './piece-buffers';
+import type { StorageLayout } from './piece-layout';
+import { StorageError } from './storage-error';
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'tessera-disk-worker-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+const sha1 = (b: Uint8Array) => createHash('sha1').update(b).digest();
+
+/** Two files of 6 and 10 bytes in 4-byte pieces: piece 1 spans both. */
+function layout(name: string): StorageLayout {
+  return {
+    name,
+    isMultiFile: true,
+    pieceLength: 4,
+    totalLength: 16,
+    files: [
+      { path: ['a.bin'], length: 6, offset: 0, padding: false },
+      { path: ['sub', 'b.bin'], length: 10, offset: 6, padding: false },
+    ],
+  };
+}
+
+function newWorker(): DiskWorker {
+  const disk = DiskWorker.create();
+  if (!disk) throw new Error('the test runner must define the disk worker code (vitest.config.ts)');
+  return disk;
+}
+
+describe('DiskWorker', () => {
+  it('has its code under test, as in the build', () => {
+    expect(diskThreadSource()).toContain('parentPort');
+  });
+
+  it('hashes and writes good pieces, returns every buffer, writes no bad one', async () => {
+    const disk = newWorker();
+    try {
+      const content = randomBytes(16);
+      const storage = await disk.openStorage(layout('t1'), dir);
+      for (let i = 0; i < 4; i++) {
+        const piece = allocPieceBuffer(4);
+        content.copy(piece, 0, i * 4, i * 4 + 4);
+        const result = await storage.verifyAndWrite(i, sha1(piece), piece);
+        // Transferred away and back: the same bytes, in a buffer the caller can reuse.
+        expect(piece.byteLength).toBe(0);
+        expect(result.ok).toBe(true);
+        expect(Buffer.compare(result.data, content.subarray(i * 4, i * 4 + 4))).toBe(0);
+      }
+      expect(Buffer.compare(await storage.read(1, 0, 4), content.subarray(4, 8))).toBe(0);
+      await storage.flush();
+      expect(await storage.fileStats()).toEqual([
+        expect.objectContaining({ size: 6 }),
+        expect.objectContaining({ size: 10 }),
+      ]);
+      const root = path.join(dir, 't1');
+      expect(Buffer.compare(await readFile(path.join(root, 'a.bin')), content.subarray(0, 6))).toBe(
+        0,
+      );
+      expect(
+        Buffer.compare(await readFile(path.join(root, 'sub', 'b.bin')), content.subarray(6)),
+      ).toBe(0);
+
+      // A piece with the wrong bytes comes back unwritten.
+      const other = await disk.openStorage(layout('t2'), dir);
+      const bad = Buffer.from('xxxx');
+      const result = await other.verifyAndWrite(0, sha1(Buffer.from('yyyy')), bad);
+      expect(result).toEqual({ ok: false, data: Buffer.from('xxxx') });
+      expect(await other.anyFileExists()).toBe(false);
+      await other.close();
+
+      await storage.remove();
+      await expect(stat(root)).rejects.toThrow();
+    } finally {
+      await disk.destroy();
+    }
+  });
+
+  it('sends disk problems back as StorageErrors with their errno', async () => {
+    const disk = newWorker();
+    try {
+      // A file where the torrent needs a folder.
+      await mkdir(path.join(dir, 't3'), { recursive: true });
+      await writeFile(path.join(dir, 't3', 'sub'), 'in the way');
+      const storage = await disk.openStorage(layout('t3'), dir);
+      const piece = Buffer.from('abcd');
+      const err = await storage.verifyAndWrite(2, sha1(piece), piece).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(StorageError);
+      // mkdir -p meets the file: EEXIST, said with the path.
+      expect((err as StorageError).errno).toBe('EEXIST');
+      expect((err as StorageError).message).toContain('sub');
+
+      // a.bin was never written.
+      const missing = await storage.read(0, 0, 4).catch((e: unknown) => e);
+      expect(missing).toBeInstanceOf(StorageError);
+      expect((missing as StorageError).errno).toBe('ENOENT');
+      await storage.close();
+    } finally {
+      await disk.destroy();
+    }
+  });
+
+  it('fails requests still out, and later ones, once destroyed', async () => {
+    const disk = newWorker();
+    const storage = await disk.openStorage(layout('t4'), dir);
+    const flushing = expect(storage.flush()).rejects.toBeInstanceOf(DiskWorkerStopped);
+    await disk.destroy();
+    await flushing;
+    const piece = Buffer.from('abcd');
+    await expect(storage.verifyAndWrite(0, sha1(piece), piece)).rejects.toBeInstanceOf(
+      DiskWorkerStopped,
+    );
+  });
+});

@@ -1,0 +1,244 @@
+import { Worker } from 'node:worker_threads';
+import type { DiskReply, DiskRequest } from './disk-protocol';
+import type { PieceStorage } from './file-storage';
+import type { StorageLayout } from './piece-layout';
+import type { ResumeData } from './resume-data';
+import { StorageError } from './storage-error';
+
+/**
+ * The disk worker's code as one CommonJS text, put in by the build (scripts/build.mjs) and by
+ * the test runner's config, both from scripts/disk-thread-source.mjs. Given inline, the worker
+ * starts the same from the CLI bundle, from inside Electron's asar archive and under vitest.
+ */
+declare const TESSERA_DISK_THREAD_SOURCE: string | undefined;
+
+/** The worker's code, or null where the engine was not built with it (then files are written on the main thread). */
+export function diskThreadSource(): string | null {
+  return typeof TESSERA_DISK_THREAD_SOURCE === 'string' ? TESSERA_DISK_THREAD_SOURCE : null;
+}
+
+/** The disk worker is gone (the session is closing): the piece is simply fetched again later. */
+export class DiskWorkerStopped extends Error {
+  constructor(reason: string) {
+    super(`disk worker stopped: ${reason}`);
+  }
+}
+
+type Request = DiskRequest extends infer R
+  ? R extends { id: number }
+    ? Omit<R, 'id'>
+    : never
+  : never;
+type Success = Extract<DiskReply, { ok: true }>;
+
+/**
+ * One thread that owns every torrent's files (STYLE.md 16): hashing a finished piece and
+ * writing it to its files happen there in one step, and the main thread only posts the piece
+ * and hears back. The piece's memory is transferred, not copied, both ways.
+ */
+export class DiskWorker {
+  private worker: Worker | null = null;
+  private readonly pending = new Map<
+    number,
+    { resolve: (r: Success) => void; reject: (e: Error) => void }
+  >();
+  private nextId = 1;
+  private nextStorage = 1;
+  private stopped: string | null = null;
+
+  constructor(private readonly source: string) {}
+
+  /** A disk worker, or null when this build has no worker code (see diskThreadSource). */
+  static create(): DiskWorker | null {
+    const source = diskThreadSource();
+    return source === null ? null : new DiskWorker(source);
+  }
+
+  /** Opens a torrent's files in the worker (nothing is created until the first write). */
+  async openStorage(
+    layout: StorageLayout,
+    downloadDir: string,
+    opts: { directIo?: boolean } = {},
+  ): Promise<WorkerStorage> {
+    const storage = this.nextStorage++;
+    // A plain copy: a Metainfo carries much more than the layout.
+    const plain: StorageLayout = {
+      name: layout.name,
+      isMultiFile: layout.isMultiFile,
+      pieceLength: layout.pieceLength,
+      totalLength: layout.totalLength,
+      files: layout.files.map(({ path, length, offset, padding }) => ({
+        path,
+        length,
+        offset,
+        padding,
+      })),
+    };
+    await this.request({
+      op: 'open',
+      storage,
+      layout: plain,
+      downloadDir,
+      directIo: opts.directIo,
+    });
+    return new WorkerStorage(this, storage);
+  }
+
+  request(req: Request, transfer: ArrayBuffer[] = []): Promise<Success> {
+    if (this.stopped !== null) return Promise.reject(new DiskWorkerStopped(this.stopped));
+    const worker = this.ensureWorker();
+    const id = this.nextId++;
+    return new Promise<Success>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      // Only while something is asked may the worker keep the process alive.
+      if (this.pending.size === 1) worker.ref();
+      worker.postMessage({ ...req, id } as DiskRequest, transfer);
+    });
+  }
+
+  /** Stops the worker; requests still out are rejected with DiskWorkerStopped. */
+  async destroy(): Promise<void> {
+    this.stopped ??= 'the session closed';
+    const worker = this.worker;
+    this.worker = null;
+    this.rejectAll(new DiskWorkerStopped(this.stopped));
+    await worker?.terminate();
+  }
+
+  private ensureWorker(): Worker {
+    if (this.worker) return this.worker;
+    const worker = new Worker(this.source, { eval: true });
+    worker.unref();
+    worker.on('message', (reply: DiskReply) => this.onReply(reply));
+    const lost = (reason: string) => {
+      if (this.worker !== worker) return;
+      // The files the worker held are gone with it: every storage fails from now on.
+      this.stopped = reason;
+      this.worker = null;
+      this.rejectAll(new DiskWorkerStopped(reason));
+    };
+    worker.on('error', (err) => lost(err.message));
+    worker.on('exit', (code) => lost(`exited with code ${code}`));
+    this.worker = worker;
+    return worker;
+  }
+
+  private onReply(reply: DiskReply): void {
+    const job = this.pending.get(reply.id);
+    if (!job) return;
+    this.pending.delete(reply.id);
+    if (this.pending.size === 0) this.worker?.unref();
+    if (reply.ok) job.resolve(reply);
+    else
+      job.reject(
+        reply.error.isStorageError
+          ? new StorageError(reply.error.message, reply.error.storageErrno)
+          : new Error(reply.error.message),
+      );
+  }
+
+  private rejectAll(err: Error): void {
+    const jobs = [...this.pending.values()];
+    this.pending.clear();
+    for (const job of jobs) job.reject(err);
+  }
+}
+
+/** A torrent's files, kept by the disk worker: PieceStorage over messages. */
+export class WorkerStorage implements PieceStorage {
+  private closed = false;
+
+  constructor(
+    private readonly disk: DiskWorker,
+    private readonly id: number,
+  ) {}
+
+  /**
+   * Hashes the piece and, if it matches `expected`, writes it, all in the worker. `data` is
+   * transferred (detached here) when it owns its memory, else copied first; its bytes come
+   * back as `data` either way.
+   */
+  async verifyAndWrite(
+    index: number,
+    expected: Uint8Array,
+    data: Buffer,
+  ): Promise<{ ok: boolean; data: Buffer }> {
+    const reply = await this.send(index, data, expected);
+    return {
+      ok: reply.verified !== false,
+      data: Buffer.from(reply.buffer, reply.offset, reply.length),
+    };
+  }
+
+  async writePiece(index: number, data: Uint8Array): Promise<void> {
+    // The caller keeps its bytes: hand the worker a copy.
+    await this.send(index, Buffer.from(data), null);
+  }
+
+  private async send(
+    piece: number,
+    data: Uint8Array,
+    expected: Uint8Array | null,
+  ): Promise<Extract<Success, { buffer: ArrayBuffer }>> {
+    let own = data;
+    if (!(data.buffer instanceof ArrayBuffer) || data.byteLength !== data.buffer.byteLength) {
+      // Part of a bigger buffer: transferring it would detach the rest. Copy it out.
+      own = Buffer.allocUnsafeSlow(data.byteLength);
+      own.set(data);
+    }
+    const buffer = own.buffer as ArrayBuffer;
+    const reply = await this.disk.request(
+      {
+        op: 'write',
+        storage: this.id,
+        piece,
+        buffer,
+        offset: own.byteOffset,
+        length: own.byteLength,
+        expected: expected && Uint8Array.from(expected),
+      },
+      [buffer],
+    );
+    if (!('buffer' in reply)) throw new Error('disk worker: write reply without its buffer');
+    return reply;
+  }
+
+  async read(index: number, begin: number, length: number): Promise<Uint8Array> {
+    const reply = await this.disk.request({
+      op: 'read',
+      storage: this.id,
+      piece: index,
+      begin,
+      length,
+    });
+    if (!('buffer' in reply)) throw new Error('disk worker: read reply without its bytes');
+    return Buffer.from(reply.buffer, reply.offset, reply.length);
+  }
+
+  async anyFileExists(): Promise<boolean> {
+    const reply = await this.disk.request({ op: 'anyFileExists', storage: this.id });
+    return 'value' in reply && reply.value === true;
+  }
+
+  async flush(): Promise<void> {
+    await this.disk.request({ op: 'flush', storage: this.id });
+  }
+
+  async fileStats(): Promise<ResumeData['files']> {
+    const reply = await this.disk.request({ op: 'fileStats', storage: this.id });
+    if (!('value' in reply) || !Array.isArray(reply.value))
+      throw new Error('disk worker: fileStats reply without the stats');
+    return reply.value;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.disk.request({ op: 'close', storage: this.id });
+  }
+
+  async remove(): Promise<void> {
+    this.closed = true;
+    await this.disk.request({ op: 'remove', storage: this.id });
+  }
+}
