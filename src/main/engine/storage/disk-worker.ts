@@ -2,6 +2,7 @@ import { Worker } from 'node:worker_threads';
 import type { DiskReply, DiskRequest } from './disk-protocol';
 import type { PieceStorage } from './file-storage';
 import type { StorageLayout } from './piece-layout';
+import { ReadAhead } from './read-ahead';
 import type { ResumeData } from './resume-data';
 import { StorageError } from './storage-error';
 
@@ -81,7 +82,7 @@ export class DiskWorker {
       downloadDir,
       directIo: opts.directIo,
     });
-    return new WorkerStorage(this, storage);
+    return new WorkerStorage(this, storage, plain);
   }
 
   request(req: Request, transfer: ArrayBuffer[] = []): Promise<Success> {
@@ -147,11 +148,25 @@ export class DiskWorker {
 /** A torrent's files, kept by the disk worker: PieceStorage over messages. */
 export class WorkerStorage implements PieceStorage {
   private closed = false;
+  private readonly readAhead: ReadAhead;
 
   constructor(
     private readonly disk: DiskWorker,
     private readonly id: number,
-  ) {}
+    layout: StorageLayout,
+  ) {
+    this.readAhead = new ReadAhead(layout, (index, begin, length) =>
+      this.read(index, begin, length),
+    );
+  }
+
+  readBlock(index: number, begin: number, length: number): Promise<Uint8Array> {
+    return this.readAhead.read(index, begin, length);
+  }
+
+  dropCaches(): void {
+    this.readAhead.clear();
+  }
 
   /**
    * Hashes the piece and, if it matches `expected`, writes it, all in the worker. `data` is
@@ -234,11 +249,13 @@ export class WorkerStorage implements PieceStorage {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.readAhead.clear();
     await this.disk.request({ op: 'close', storage: this.id });
   }
 
   async remove(): Promise<void> {
     this.closed = true;
+    this.readAhead.clear();
     await this.disk.request({ op: 'remove', storage: this.id });
   }
 }

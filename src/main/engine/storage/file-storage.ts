@@ -23,6 +23,13 @@ export interface PieceStorage {
   ): Promise<{ ok: boolean; data: Buffer }>;
   /** Reads part of a piece (to upload it, or to check it). Missing data throws a StorageError. */
   read(index: number, begin: number, length: number): Promise<Uint8Array>;
+  /**
+   * Reads a block of a verified piece for a peer, possibly from a cache of what was read
+   * before (the bytes must not be changed). Without it, `read` serves peers.
+   */
+  readBlock?(index: number, begin: number, length: number): Promise<Uint8Array>;
+  /** Forgets cached reads (before the data is checked again). */
+  dropCaches?(): void;
   /** Whether any of the torrent's files exist on disk yet: if none do, there is nothing to check. */
   anyFileExists(): Promise<boolean>;
   /** Forces written data to the disk (before resume data claims it is there). */

@@ -375,6 +375,8 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     this.stopActivity('verifying data');
     await Promise.allSettled([...this.verifying]);
     content.scheduler.clearHave();
+    // What peers were sent from memory is read from the disk again.
+    this.storage?.dropCaches?.();
     this.doneBytes = 0;
     this.checked = false;
     this.forceFullCheck = true;
@@ -741,8 +743,11 @@ export class Torrent extends EventEmitter<TorrentEvents> {
   }
 
   private async readBlock(index: number, begin: number, length: number): Promise<Uint8Array> {
-    if (!this.storage) throw new EngineError('storage', 'storage is closed');
-    return this.storage.read(index, begin, length);
+    const storage = this.storage;
+    if (!storage) throw new EngineError('storage', 'storage is closed');
+    return storage.readBlock
+      ? storage.readBlock(index, begin, length)
+      : storage.read(index, begin, length);
   }
 
   private stopActivity(reason: string): void {
