@@ -104,6 +104,8 @@ export class Session extends EventEmitter<SessionEvents> {
   /** Listens for peers, joins the DHT, and restores the torrents saved in `stateDir`. */
   static async create(opts: SessionOptions): Promise<Session> {
     const session = new Session(opts);
+    // The worker thread starts (~40 ms) while the session listens and loads its torrents.
+    session.diskWorker?.start();
     if (opts.stateDir)
       session.settingsValue = await loadSettings(opts.stateDir, session.settingsValue);
     await session.listen();

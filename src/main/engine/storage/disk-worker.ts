@@ -85,6 +85,11 @@ export class DiskWorker {
     return new WorkerStorage(this, storage, plain);
   }
 
+  /** Starts the thread now rather than at the first request, which then need not wait for it. */
+  start(): void {
+    if (this.stopped === null) this.ensureWorker();
+  }
+
   request(req: Request, transfer: ArrayBuffer[] = []): Promise<Success> {
     if (this.stopped !== null) return Promise.reject(new DiskWorkerStopped(this.stopped));
     const worker = this.ensureWorker();
