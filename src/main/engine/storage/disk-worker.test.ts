@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm, stat, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import type { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DiskWorker, DiskWorkerStopped, diskThreadSource } from './disk-worker';
 import { allocPieceBuffer } from './piece-buffers';
@@ -104,6 +105,27 @@ describe('DiskWorker', () => {
       const missing = await storage.read(0, 0, 4).catch((e: unknown) => e);
       expect(missing).toBeInstanceOf(StorageError);
       expect((missing as StorageError).errno).toBe('ENOENT');
+      await storage.close();
+    } finally {
+      await disk.destroy();
+    }
+  });
+
+  it('fails what was out when the thread dies, as a disk problem; then opens the files again in a new one', async () => {
+    const disk = newWorker();
+    try {
+      const storage = await disk.openStorage(layout('t5'), dir);
+      const first = Buffer.from('0123');
+      await storage.verifyAndWrite(0, sha1(first), first);
+      // Killed from outside, as a crash would, with a request on its way to it.
+      const dying = (disk as unknown as { worker: Worker }).worker.terminate();
+      const out = expect(storage.flush()).rejects.toThrow(/disk worker stopped unexpectedly/);
+      await dying;
+      await out;
+      const second = Buffer.from('4567');
+      expect((await storage.verifyAndWrite(1, sha1(second), second)).ok).toBe(true);
+      await storage.flush();
+      expect(await readFile(path.join(dir, 't5', 'a.bin'))).toEqual(Buffer.from('012345'));
       await storage.close();
     } finally {
       await disk.destroy();

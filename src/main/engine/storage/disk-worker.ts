@@ -45,7 +45,10 @@ export class DiskWorker {
   >();
   private nextId = 1;
   private nextStorage = 1;
+  /** Set by destroy(): no thread is started again. */
   private stopped: string | null = null;
+  /** Counts the threads started: a storage opened in an earlier one must be opened again. */
+  private threadsStarted = 0;
 
   constructor(private readonly source: string) {}
 
@@ -61,7 +64,6 @@ export class DiskWorker {
     downloadDir: string,
     opts: { directIo?: boolean } = {},
   ): Promise<WorkerStorage> {
-    const storage = this.nextStorage++;
     // A plain copy: a Metainfo carries much more than the layout.
     const plain: StorageLayout = {
       name: layout.name,
@@ -75,14 +77,21 @@ export class DiskWorker {
         padding,
       })),
     };
-    await this.request({
+    const storage = new WorkerStorage(this, {
       op: 'open',
-      storage,
+      storage: this.nextStorage++,
       layout: plain,
       downloadDir,
       directIo: opts.directIo,
     });
-    return new WorkerStorage(this, storage, plain);
+    await storage.opened();
+    return storage;
+  }
+
+  /** Which thread requests go to now (starting one if there is none): see WorkerStorage. */
+  currentThread(): number {
+    if (this.stopped === null) this.ensureWorker();
+    return this.threadsStarted;
   }
 
   /** Starts the thread now rather than at the first request, which then need not wait for it. */
@@ -114,14 +123,15 @@ export class DiskWorker {
   private ensureWorker(): Worker {
     if (this.worker) return this.worker;
     const worker = new Worker(this.source, { eval: true });
+    this.threadsStarted++;
     worker.unref();
     worker.on('message', (reply: DiskReply) => this.onReply(reply));
     const lost = (reason: string) => {
       if (this.worker !== worker) return;
-      // The files the worker held are gone with it: every storage fails from now on.
-      this.stopped = reason;
+      // What was asked of it fails, as a disk problem the torrent shows; the next request
+      // starts a new thread, in which each storage opens its files again.
       this.worker = null;
-      this.rejectAll(new DiskWorkerStopped(reason));
+      this.rejectAll(new StorageError(`the disk worker stopped unexpectedly (${reason})`));
     };
     worker.on('error', (err) => lost(err.message));
     worker.on('exit', (code) => lost(`exited with code ${code}`));
@@ -154,15 +164,46 @@ export class DiskWorker {
 export class WorkerStorage implements PieceStorage {
   private closed = false;
   private readonly readAhead: ReadAhead;
+  /** The thread this storage's files are open in (0: none yet), and the open under way. */
+  private openIn = 0;
+  private opening: Promise<void> | null = null;
 
   constructor(
     private readonly disk: DiskWorker,
-    private readonly id: number,
-    layout: StorageLayout,
+    private readonly openRequest: Extract<Request, { op: 'open' }>,
   ) {
-    this.readAhead = new ReadAhead(layout, (index, begin, length) =>
+    this.readAhead = new ReadAhead(openRequest.layout, (index, begin, length) =>
       this.read(index, begin, length),
     );
+  }
+
+  /** Resolves once the files are open in the current thread. */
+  async opened(): Promise<void> {
+    for (;;) {
+      const thread = this.disk.currentThread();
+      if (this.openIn === thread) return;
+      this.opening ??= this.disk.request(this.openRequest).then(
+        () => {
+          this.openIn = thread;
+          this.opening = null;
+        },
+        (err: unknown) => {
+          this.opening = null;
+          throw err;
+        },
+      );
+      await this.opening;
+    }
+  }
+
+  /** A request about this storage's files, opening them first in a thread that has not. */
+  private async call(req: Request, transfer: ArrayBuffer[] = []): Promise<Success> {
+    if (this.openIn !== this.disk.currentThread()) await this.opened();
+    return this.disk.request(req, transfer);
+  }
+
+  private get id(): number {
+    return this.openRequest.storage;
   }
 
   readBlock(index: number, begin: number, length: number): Promise<Uint8Array> {
@@ -207,7 +248,7 @@ export class WorkerStorage implements PieceStorage {
       own.set(data);
     }
     const buffer = own.buffer as ArrayBuffer;
-    const reply = await this.disk.request(
+    const reply = await this.call(
       {
         op: 'write',
         storage: this.id,
@@ -224,7 +265,7 @@ export class WorkerStorage implements PieceStorage {
   }
 
   async read(index: number, begin: number, length: number): Promise<Uint8Array> {
-    const reply = await this.disk.request({
+    const reply = await this.call({
       op: 'read',
       storage: this.id,
       piece: index,
@@ -236,16 +277,16 @@ export class WorkerStorage implements PieceStorage {
   }
 
   async anyFileExists(): Promise<boolean> {
-    const reply = await this.disk.request({ op: 'anyFileExists', storage: this.id });
+    const reply = await this.call({ op: 'anyFileExists', storage: this.id });
     return 'value' in reply && reply.value === true;
   }
 
   async flush(): Promise<void> {
-    await this.disk.request({ op: 'flush', storage: this.id });
+    await this.call({ op: 'flush', storage: this.id });
   }
 
   async fileStats(): Promise<ResumeData['files']> {
-    const reply = await this.disk.request({ op: 'fileStats', storage: this.id });
+    const reply = await this.call({ op: 'fileStats', storage: this.id });
     if (!('value' in reply) || !Array.isArray(reply.value))
       throw new Error('disk worker: fileStats reply without the stats');
     return reply.value;
@@ -255,12 +296,12 @@ export class WorkerStorage implements PieceStorage {
     if (this.closed) return;
     this.closed = true;
     this.readAhead.clear();
-    await this.disk.request({ op: 'close', storage: this.id });
+    await this.call({ op: 'close', storage: this.id });
   }
 
   async remove(): Promise<void> {
     this.closed = true;
     this.readAhead.clear();
-    await this.disk.request({ op: 'remove', storage: this.id });
+    await this.call({ op: 'remove', storage: this.id });
   }
 }
