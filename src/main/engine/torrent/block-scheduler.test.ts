@@ -166,6 +166,19 @@ describe('BlockScheduler', () => {
     expect(new Set(reqs.map((r) => r.index)).size).toBe(3);
   });
 
+  it('asks for nothing while the peer has less room than the batch asked for', () => {
+    const s = setup(4, 4 * BLOCK_SIZE);
+    s.availability.fill(1);
+    s.addPeer(peer('a', bits(4, [0, 1, 2, 3]), 8));
+    const first = s.fill('a', 0, 2);
+    expect(first).toHaveLength(8);
+    s.onBlock('a', first[0]!.index, first[0]!.begin, new Uint8Array(BLOCK_SIZE));
+    // One block answered: room for one, less than the batch of two.
+    expect(s.fill('a', 0, 2)).toEqual([]);
+    s.onBlock('a', first[1]!.index, first[1]!.begin, new Uint8Array(BLOCK_SIZE));
+    expect(s.fill('a', 0, 2)).toHaveLength(2);
+  });
+
   it('says when a fill was held back by the memory budget, once', () => {
     const pieceLength = BLOCK_SIZE;
     const s = new BlockScheduler({

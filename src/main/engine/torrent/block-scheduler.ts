@@ -202,14 +202,15 @@ export class BlockScheduler {
   /**
    * Chooses the next requests for a peer that has room: blocks of pieces already started
    * first (a finished piece frees memory and can be shared sooner), then new pieces rarest
-   * first, and in endgame blocks already asked of someone else.
+   * first, and in endgame blocks already asked of someone else. Nothing while the peer has
+   * less room than `minRoom`: the caller batches requests rather than sending one per block.
    */
-  fill(peerKey: string, now: number): BlockRequest[] {
+  fill(peerKey: string, now: number, minRoom = 1): BlockRequest[] {
     const entry = this.peers.get(peerKey);
     if (!entry) return [];
     const { peer, outstanding } = entry;
     let room = peer.maxOutstanding - outstanding.size;
-    if (room <= 0) return [];
+    if (room <= 0 || room < minRoom) return [];
     const out: BlockRequest[] = [];
 
     for (const piece of this.active.values()) {

@@ -673,7 +673,10 @@ export class Swarm extends EventEmitter<SwarmEvents> {
   private sendRequestsNow(peer: Peer): void {
     if (!peer.handshakeDone || peer.conn.peerChoking || !peer.conn.amInterested || peer.conn.closed)
       return;
-    const requests = this.opts.scheduler.fill(peer.key, this.now());
+    // A quarter of the queue at a time: a socket write per block's replacement cost 54 µs of
+    // loopback TCP each on the profile, with the queue hundreds of blocks deep anyway.
+    const minRoom = Math.max(1, Math.floor(peer.maxOutstanding / 4));
+    const requests = this.opts.scheduler.fill(peer.key, this.now(), minRoom);
     if (requests.length > 0) peer.conn.sendRequests(requests);
   }
 
