@@ -31,22 +31,25 @@ export async function checkExistingPieces(
     while (next < indexes.length && !isCancelled()) {
       const index = indexes[next++]!;
       const length = Math.min(layout.pieceLength, layout.totalLength - index * layout.pieceLength);
-      let data: Uint8Array;
+      const expected = pieceHashes.subarray(index * 20, index * 20 + 20);
+      let ok: boolean;
       try {
-        data = await storage.read(index, 0, length);
+        if (storage.verifyExisting) {
+          // Read and hashed where the files are (the disk worker): no bytes cross threads.
+          ok = await storage.verifyExisting(index, length, expected);
+        } else {
+          const data = await storage.read(index, 0, length);
+          const own = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+          ok = (await verifyPiece(pool, expected, own)).ok;
+        }
       } catch (err) {
+        // Missing or short files: those pieces are simply not there.
         if (err instanceof StorageError) {
           onProgress?.(++checked, indexes.length);
           continue;
         }
         throw err;
       }
-      const own = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-      const { ok } = await verifyPiece(
-        pool,
-        pieceHashes.subarray(index * 20, index * 20 + 20),
-        own,
-      );
       if (ok) setBit(have, index);
       onProgress?.(++checked, indexes.length);
     }

@@ -31,6 +31,15 @@ export type DiskRequest =
     }
   | { op: 'read'; id: number; storage: number; piece: number; begin: number; length: number }
   | {
+      /** Read a whole piece already on disk and say whether it hashes to `expected`. */
+      op: 'verify';
+      id: number;
+      storage: number;
+      piece: number;
+      length: number;
+      expected: Uint8Array;
+    }
+  | {
       op: 'anyFileExists' | 'flush' | 'fileStats' | 'close' | 'remove';
       id: number;
       storage: number;

@@ -58,6 +58,12 @@ async function handle(req: DiskRequest): Promise<void> {
         reply({ id: req.id, ok: true, ...out }, [out.buffer]);
         return;
       }
+      case 'verify': {
+        const data = await storageOf(req.storage).read(req.piece, 0, req.length);
+        const digest = createHash('sha1').update(data).digest();
+        reply({ id: req.id, ok: true, value: digest.equals(req.expected) });
+        return;
+      }
       case 'anyFileExists':
         reply({ id: req.id, ok: true, value: await storageOf(req.storage).anyFileExists() });
         return;

@@ -4,7 +4,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hasBit } from '../picker/bitfield';
+import { checkExistingPieces } from './check-existing';
 import { DiskWorker, DiskWorkerStopped, diskThreadSource } from './disk-worker';
+import { HashPool } from './hash-pool';
 import { allocPieceBuffer } from './piece-buffers';
 import type { StorageLayout } from './piece-layout';
 import { StorageError } from './storage-error';
@@ -82,6 +85,40 @@ describe('DiskWorker', () => {
 
       await storage.remove();
       await expect(stat(root)).rejects.toThrow();
+    } finally {
+      await disk.destroy();
+    }
+  });
+
+  it('checks data already on disk where it is: good, damaged and missing pieces', async () => {
+    const disk = newWorker();
+    try {
+      const content = randomBytes(16);
+      const l = layout('t6');
+      await mkdir(path.join(dir, 't6', 'sub'), { recursive: true });
+      await writeFile(path.join(dir, 't6', 'a.bin'), content.subarray(0, 6));
+      // b.bin holds only its first 6 of 10 bytes, the last of them damaged.
+      const b = Buffer.from(content.subarray(6, 12));
+      b[5]! ^= 0xff;
+      await writeFile(path.join(dir, 't6', 'sub', 'b.bin'), b);
+      const hashes = Buffer.concat(
+        [0, 1, 2, 3].map((i) => sha1(content.subarray(i * 4, i * 4 + 4))),
+      );
+      const storage = await disk.openStorage(l, dir);
+      expect(await storage.verifyExisting(0, 4, hashes.subarray(0, 20))).toBe(true);
+      expect(await storage.verifyExisting(1, 4, hashes.subarray(20, 40))).toBe(true);
+      // Bytes 8..12: the damaged byte is byte 11.
+      expect(await storage.verifyExisting(2, 4, hashes.subarray(40, 60))).toBe(false);
+      await expect(storage.verifyExisting(3, 4, hashes.subarray(60, 80))).rejects.toBeInstanceOf(
+        StorageError,
+      );
+      // The engine's check goes through the same path and finds pieces 0 and 1: with hashing
+      // workers that are gone, it could not work any other way.
+      const noPool = new HashPool(1);
+      await noPool.destroy();
+      const have = await checkExistingPieces(storage, l, hashes, noPool);
+      expect([0, 1, 2, 3].map((i) => hasBit(have, i))).toEqual([true, true, false, false]);
+      await storage.close();
     } finally {
       await disk.destroy();
     }

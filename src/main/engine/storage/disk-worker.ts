@@ -276,6 +276,17 @@ export class WorkerStorage implements PieceStorage {
     return Buffer.from(reply.buffer, reply.offset, reply.length);
   }
 
+  async verifyExisting(index: number, length: number, expected: Uint8Array): Promise<boolean> {
+    const reply = await this.call({
+      op: 'verify',
+      storage: this.id,
+      piece: index,
+      length,
+      expected: Uint8Array.from(expected),
+    });
+    return 'value' in reply && reply.value === true;
+  }
+
   async anyFileExists(): Promise<boolean> {
     const reply = await this.call({ op: 'anyFileExists', storage: this.id });
     return 'value' in reply && reply.value === true;

@@ -28,6 +28,11 @@ export interface PieceStorage {
    * before (the bytes must not be changed). Without it, `read` serves peers.
    */
   readBlock?(index: number, begin: number, length: number): Promise<Uint8Array>;
+  /**
+   * Whether the whole piece on disk hashes to `expected`, read and hashed off the event loop
+   * (the disk worker). Missing data throws a StorageError, as `read` does.
+   */
+  verifyExisting?(index: number, length: number, expected: Uint8Array): Promise<boolean>;
   /** Forgets cached reads (before the data is checked again). */
   dropCaches?(): void;
   /** Whether any of the torrent's files exist on disk yet: if none do, there is nothing to check. */
