@@ -2,7 +2,7 @@ import { Worker } from 'node:worker_threads';
 import type { DiskReply, DiskRequest } from './disk-protocol';
 import type { PieceStorage } from './file-storage';
 import type { StorageLayout } from './piece-layout';
-import { ReadAhead } from './read-ahead';
+import { ReadAhead, type ChunkSource } from './read-ahead';
 import type { ResumeData } from './resume-data';
 import { StorageError } from './storage-error';
 
@@ -49,6 +49,8 @@ export class DiskWorker {
   private stopped: string | null = null;
   /** Counts the threads started: a storage opened in an earlier one must be opened again. */
   private threadsStarted = 0;
+  /** Chunks read for peers, shared by every torrent (see ReadAhead). */
+  readonly readAhead = new ReadAhead();
 
   constructor(private readonly source: string) {}
 
@@ -161,9 +163,8 @@ export class DiskWorker {
 }
 
 /** A torrent's files, kept by the disk worker: PieceStorage over messages. */
-export class WorkerStorage implements PieceStorage {
+export class WorkerStorage implements PieceStorage, ChunkSource {
   private closed = false;
-  private readonly readAhead: ReadAhead;
   /** The thread this storage's files are open in (0: none yet), and the open under way. */
   private openIn = 0;
   private opening: Promise<void> | null = null;
@@ -171,10 +172,14 @@ export class WorkerStorage implements PieceStorage {
   constructor(
     private readonly disk: DiskWorker,
     private readonly openRequest: Extract<Request, { op: 'open' }>,
-  ) {
-    this.readAhead = new ReadAhead(openRequest.layout, (index, begin, length) =>
-      this.read(index, begin, length),
-    );
+  ) {}
+
+  get layout(): StorageLayout {
+    return this.openRequest.layout;
+  }
+
+  readRange(index: number, begin: number, length: number): Promise<Uint8Array> {
+    return this.read(index, begin, length);
   }
 
   /** Resolves once the files are open in the current thread. */
@@ -207,11 +212,11 @@ export class WorkerStorage implements PieceStorage {
   }
 
   readBlock(index: number, begin: number, length: number): Promise<Uint8Array> {
-    return this.readAhead.read(index, begin, length);
+    return this.disk.readAhead.read(this, index, begin, length);
   }
 
   dropCaches(): void {
-    this.readAhead.clear();
+    this.disk.readAhead.forget(this);
   }
 
   /**
@@ -306,13 +311,13 @@ export class WorkerStorage implements PieceStorage {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.readAhead.clear();
+    this.disk.readAhead.forget(this);
     await this.call({ op: 'close', storage: this.id });
   }
 
   async remove(): Promise<void> {
     this.closed = true;
-    this.readAhead.clear();
+    this.disk.readAhead.forget(this);
     await this.call({ op: 'remove', storage: this.id });
   }
 }

@@ -3,23 +3,38 @@ import { ReadAhead } from './read-ahead';
 
 const KiB = 1024;
 
-/** A torrent whose byte at offset o is o % 251, read through a counting fake disk. */
-function setup(pieceLength: number, totalLength: number, maxBytes = 8 * 1024 * KiB) {
+/** A torrent whose byte at offset o is (o + salt) % 251, read through a counting fake disk. */
+function source(pieceLength: number, totalLength: number, salt = 0) {
   const reads: [number, number, number][] = [];
   let failNext = false;
-  const disk = async (index: number, begin: number, length: number) => {
-    reads.push([index, begin, length]);
-    if (failNext) {
-      failNext = false;
-      throw new Error('not on disk');
-    }
-    const start = index * pieceLength + begin;
-    if (begin < 0 || begin + length > pieceLength || start + length > totalLength)
-      throw new RangeError('out');
-    return Uint8Array.from({ length }, (_, i) => (start + i) % 251);
+  return {
+    reads,
+    failOnce: () => (failNext = true),
+    layout: { pieceLength, totalLength },
+    async readRange(index: number, begin: number, length: number) {
+      reads.push([index, begin, length]);
+      if (failNext) {
+        failNext = false;
+        throw new Error('not on disk');
+      }
+      const start = index * pieceLength + begin;
+      if (begin < 0 || begin + length > pieceLength || start + length > totalLength)
+        throw new RangeError('out');
+      return Uint8Array.from({ length }, (_, i) => (start + i + salt) % 251);
+    },
   };
-  const cache = new ReadAhead({ pieceLength, totalLength }, disk, 256 * KiB, maxBytes);
-  return { cache, reads, failOnce: () => (failNext = true) };
+}
+
+function setup(pieceLength: number, totalLength: number, maxBytes = 8 * 1024 * KiB) {
+  const disk = source(pieceLength, totalLength);
+  const ahead = new ReadAhead(256 * KiB, maxBytes);
+  return {
+    cache: { read: (i: number, b: number, l: number) => ahead.read(disk, i, b, l) },
+    ahead,
+    disk,
+    reads: disk.reads,
+    failOnce: disk.failOnce,
+  };
 }
 
 const expected = (pieceLength: number, index: number, begin: number, length: number) =>
@@ -79,8 +94,25 @@ describe('ReadAhead', () => {
     expect(reads).toHaveLength(3);
     await cache.read(1, 16 * KiB, 16 * KiB);
     expect(reads).toHaveLength(4);
-    cache.clear();
-    await cache.read(0, 0, 16 * KiB);
-    expect(reads).toHaveLength(5);
+  });
+
+  it('shares its budget between torrents, and forgets one torrent without the others', async () => {
+    const ahead = new ReadAhead(256 * KiB, 512 * KiB);
+    const a = source(256 * KiB, 1024 * KiB);
+    const b = source(256 * KiB, 1024 * KiB, 7);
+    // Same piece and offset in two torrents: two chunks, each with its own bytes.
+    expect(await ahead.read(a, 0, 0, 4)).toEqual(Uint8Array.from([0, 1, 2, 3]));
+    expect(await ahead.read(b, 0, 0, 4)).toEqual(Uint8Array.from([7, 8, 9, 10]));
+    ahead.forget(a);
+    await ahead.read(a, 0, 16, 4);
+    await ahead.read(b, 0, 16, 4);
+    expect([a.reads.length, b.reads.length]).toEqual([2, 1]);
+    // A third chunk goes over the 512 KiB shared by both: the least recently used one goes,
+    // a's piece 0 (b's was used after it), whichever torrent it belongs to.
+    await ahead.read(a, 1, 0, 4);
+    await ahead.read(b, 0, 32, 4);
+    expect(b.reads).toHaveLength(1);
+    await ahead.read(a, 0, 48, 4);
+    expect(a.reads).toHaveLength(4);
   });
 });

@@ -1,35 +1,49 @@
+/** Where ReadAhead reads chunks from: one torrent's files. */
+export interface ChunkSource {
+  readonly layout: { pieceLength: number; totalLength: number };
+  readRange(index: number, begin: number, length: number): Promise<Uint8Array>;
+}
+
+interface Chunk {
+  source: ChunkSource;
+  data: Promise<Uint8Array>;
+  length: number;
+}
+
 /**
  * Serves peers' 16 KiB block reads from bigger chunks read once: a peer asks for the blocks
  * of a piece one after another, so reading 256 KiB at the first of them answers the next 15
  * from memory. Each read that misses is a round trip to the disk worker; one per block made
  * seeding to qBittorrent 25 % slower and cost 70 % more CPU than reading on the main thread.
  *
- * Only what peers may ask for is cached — pieces we have verified, which never change — and
- * the chunks are bounded in bytes, least recently used first out.
+ * One cache for every torrent of a session, bounded in bytes (least recently used chunk out),
+ * so that a hundred seeding torrents hold no more than one. Only what peers may ask for is
+ * cached — pieces we have verified, which never change.
  */
 export class ReadAhead {
-  /** Chunks by piece and start, in use order (a Map keeps insertion order: moved on use). */
-  private readonly chunks = new Map<string, { data: Promise<Uint8Array>; length: number }>();
+  /** Chunks by source, piece and start, in use order (a Map keeps insertion order). */
+  private readonly chunks = new Map<string, Chunk>();
+  private readonly ids = new WeakMap<ChunkSource, number>();
+  private nextId = 1;
   private bytes = 0;
 
   constructor(
-    private readonly layout: { pieceLength: number; totalLength: number },
-    private readonly readRange: (
-      index: number,
-      begin: number,
-      length: number,
-    ) => Promise<Uint8Array>,
     private readonly chunkBytes = 256 * 1024,
-    private readonly maxBytes = 8 * 1024 * 1024,
+    private readonly maxBytes = 16 * 1024 * 1024,
   ) {}
 
-  async read(index: number, begin: number, length: number): Promise<Uint8Array> {
-    const { pieceLength, totalLength } = this.layout;
+  async read(
+    source: ChunkSource,
+    index: number,
+    begin: number,
+    length: number,
+  ): Promise<Uint8Array> {
+    const { pieceLength, totalLength } = source.layout;
     const pieceSize = Math.min(pieceLength, totalLength - index * pieceLength);
     const start = begin - (begin % this.chunkBytes);
     const end = Math.min(start + this.chunkBytes, pieceSize);
-    // Whole pieces (checking), ranges across chunks and nonsense go straight to the disk,
-    // which also gives bad ranges their errors.
+    // Whole pieces, ranges across chunks and nonsense go straight to the disk, which also
+    // gives bad ranges their errors.
     if (
       !Number.isInteger(index) ||
       index < 0 ||
@@ -38,15 +52,19 @@ export class ReadAhead {
       length <= 0 ||
       begin + length > end
     )
-      return this.readRange(index, begin, length);
+      return source.readRange(index, begin, length);
 
-    const key = `${index}:${start}`;
+    const key = `${this.idOf(source)}:${index}:${start}`;
     let chunk = this.chunks.get(key);
     if (chunk) {
       this.chunks.delete(key);
       this.chunks.set(key, chunk);
     } else {
-      const entry = { data: this.readRange(index, start, end - start), length: end - start };
+      const entry: Chunk = {
+        source,
+        data: source.readRange(index, start, end - start),
+        length: end - start,
+      };
       chunk = entry;
       this.chunks.set(key, entry);
       this.bytes += entry.length;
@@ -61,13 +79,21 @@ export class ReadAhead {
     return data.subarray(begin - start, begin - start + length);
   }
 
-  /** Forgets every chunk (the files are closing, or their data is being checked again). */
-  clear(): void {
-    this.chunks.clear();
-    this.bytes = 0;
+  /** Forgets one source's chunks (its files are closing, or are being checked again). */
+  forget(source: ChunkSource): void {
+    for (const [key, chunk] of this.chunks) if (chunk.source === source) this.drop(key, chunk);
   }
 
-  private drop(key: string, entry: { length: number }): void {
+  private idOf(source: ChunkSource): number {
+    let id = this.ids.get(source);
+    if (id === undefined) {
+      id = this.nextId++;
+      this.ids.set(source, id);
+    }
+    return id;
+  }
+
+  private drop(key: string, entry: Chunk): void {
     if (this.chunks.get(key) !== entry) return;
     this.chunks.delete(key);
     this.bytes -= entry.length;
