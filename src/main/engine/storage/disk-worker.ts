@@ -35,7 +35,9 @@ type Success = Extract<DiskReply, { ok: true }>;
 /**
  * One thread that owns every torrent's files (STYLE.md 16): hashing a finished piece and
  * writing it to its files happen there in one step, and the main thread only posts the piece
- * and hears back. The piece's memory is transferred, not copied, both ways.
+ * and hears back. The piece's memory is transferred, not copied, both ways. Reads for peers
+ * (in chunks, see ReadAhead) and the check of data already on disk (read and hashed there,
+ * answered yes or no) go through it too.
  */
 export class DiskWorker {
   private worker: Worker | null = null;
