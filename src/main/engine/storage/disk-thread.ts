@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { parentPort } from 'node:worker_threads';
 import type { DiskFailure, DiskReply, DiskRequest } from './disk-protocol';
 import { FileStorage } from './file-storage';
+import { ownedBytes } from './piece-buffers';
 import { StorageError } from './storage-error';
 
 const port = parentPort;
@@ -30,15 +31,6 @@ function failure(err: unknown): DiskFailure {
   };
 }
 
-/** A buffer of exactly these bytes that can be transferred (a pooled slice is copied out). */
-function ownBuffer(data: Uint8Array): { buffer: ArrayBuffer; offset: number; length: number } {
-  if (data.buffer instanceof ArrayBuffer && data.byteLength === data.buffer.byteLength)
-    return { buffer: data.buffer, offset: data.byteOffset, length: data.byteLength };
-  const own = new Uint8Array(data.byteLength);
-  own.set(data);
-  return { buffer: own.buffer, offset: 0, length: own.byteLength };
-}
-
 async function handle(req: DiskRequest): Promise<void> {
   try {
     switch (req.op) {
@@ -54,8 +46,8 @@ async function handle(req: DiskRequest): Promise<void> {
         return await write(req);
       case 'read': {
         const data = await storageOf(req.storage).read(req.piece, req.begin, req.length);
-        const out = ownBuffer(data);
-        reply({ id: req.id, ok: true, ...out }, [out.buffer]);
+        const buffer = ownedBytes(data).buffer as ArrayBuffer;
+        reply({ id: req.id, ok: true, buffer, offset: 0, length: buffer.byteLength }, [buffer]);
         return;
       }
       case 'verify': {

@@ -2,6 +2,7 @@ import { Worker } from 'node:worker_threads';
 import type { DiskReply, DiskRequest } from './disk-protocol';
 import type { PieceStorage } from './file-storage';
 import type { StorageLayout } from './piece-layout';
+import { ownedBytes } from './piece-buffers';
 import { ReadAhead, type ChunkSource } from './read-ahead';
 import type { ResumeData } from './resume-data';
 import { StorageError } from './storage-error';
@@ -240,7 +241,7 @@ export class WorkerStorage implements PieceStorage, ChunkSource {
 
   async writePiece(index: number, data: Uint8Array): Promise<void> {
     // The caller keeps its bytes: hand the worker a copy.
-    await this.send(index, Buffer.from(data), null);
+    await this.send(index, Uint8Array.from(data), null);
   }
 
   private async send(
@@ -248,21 +249,16 @@ export class WorkerStorage implements PieceStorage, ChunkSource {
     data: Uint8Array,
     expected: Uint8Array | null,
   ): Promise<Extract<Success, { buffer: ArrayBuffer }>> {
-    let own = data;
-    if (!(data.buffer instanceof ArrayBuffer) || data.byteLength !== data.buffer.byteLength) {
-      // Part of a bigger buffer: transferring it would detach the rest. Copy it out.
-      own = Buffer.allocUnsafeSlow(data.byteLength);
-      own.set(data);
-    }
-    const buffer = own.buffer as ArrayBuffer;
+    const buffer = ownedBytes(data).buffer as ArrayBuffer;
     const reply = await this.call(
       {
         op: 'write',
         storage: this.id,
         piece,
         buffer,
-        offset: own.byteOffset,
-        length: own.byteLength,
+        offset: 0,
+        length: buffer.byteLength,
+        // A copy: a view into the torrent's piece hashes would clone all of them.
         expected: expected && Uint8Array.from(expected),
       },
       [buffer],

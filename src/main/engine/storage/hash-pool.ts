@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
+import { ownedBytes } from './piece-buffers';
 
 /**
  * The worker's code, given inline so it runs the same whether the engine is bundled by esbuild
@@ -53,13 +54,7 @@ export class HashPool {
     if (this.destroyed) return Promise.reject(new Error('hash pool destroyed'));
     const { buffer, byteOffset, length } = data;
     if (buffer instanceof SharedArrayBuffer) return this.post(buffer, byteOffset, length, data);
-    if (!(buffer instanceof ArrayBuffer) || buffer.byteLength !== length || byteOffset !== 0) {
-      // Not a buffer of its own (a pool slice or a shared buffer): copy it rather than detach others.
-      const own = Buffer.allocUnsafeSlow(length);
-      data.copy(own);
-      return this.sha1(own);
-    }
-    return this.post(buffer, 0, length, null);
+    return this.post(ownedBytes(data).buffer as ArrayBuffer, 0, length, null);
   }
 
   private post(

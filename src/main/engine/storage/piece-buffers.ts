@@ -41,3 +41,17 @@ export function isDirectIoAligned(view: Uint8Array): boolean {
   const buffer = view.buffer as ArrayBufferLike & { readonly resizable?: boolean };
   return buffer.resizable === true && view.byteOffset % DIRECT_IO_ALIGNMENT === 0;
 }
+
+/**
+ * `view`'s bytes in a Buffer whose ArrayBuffer holds exactly them, so that transferring it to
+ * a worker detaches nothing else: `view` itself when it already spans its whole ArrayBuffer,
+ * else a copy (a slice of Node's pool, or part of a bigger buffer, would take its neighbours).
+ */
+export function ownedBytes(view: Uint8Array): Buffer {
+  const { buffer, byteOffset, byteLength } = view;
+  if (buffer instanceof ArrayBuffer && byteOffset === 0 && byteLength === buffer.byteLength)
+    return Buffer.from(buffer, 0, byteLength);
+  const own = Buffer.allocUnsafeSlow(byteLength);
+  own.set(view);
+  return own;
+}
