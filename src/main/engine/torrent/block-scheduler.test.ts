@@ -204,10 +204,11 @@ describe('BlockScheduler', () => {
 });
 
 describe('defaultMemoryBudget', () => {
-  it('is 64 MiB, or 24 pieces when pieces are bigger, up to 96 MiB', () => {
+  it('is 32 MiB, or 24 pieces when pieces are bigger, up to 96 MiB', () => {
     const MiB = 1024 * 1024;
-    expect(defaultMemoryBudget(256 * 1024)).toBe(64 * MiB);
-    expect(defaultMemoryBudget(2 * MiB)).toBe(64 * MiB);
+    expect(defaultMemoryBudget(256 * 1024)).toBe(32 * MiB);
+    expect(defaultMemoryBudget(1 * MiB)).toBe(32 * MiB);
+    expect(defaultMemoryBudget(2 * MiB)).toBe(48 * MiB);
     expect(defaultMemoryBudget(4 * MiB)).toBe(96 * MiB);
     expect(defaultMemoryBudget(16 * MiB)).toBe(96 * MiB);
   });
