@@ -14,6 +14,8 @@ export type DiskRequest =
       layout: StorageLayout;
       downloadDir: string;
       directIo?: boolean;
+      /** Opened again after the thread that had the files open died: see FileStorage's unsyncedAtOpen. */
+      unsyncedAtOpen?: boolean;
     }
   | {
       /**

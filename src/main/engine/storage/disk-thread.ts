@@ -37,6 +37,7 @@ async function handle(req: DiskRequest): Promise<void> {
       case 'open': {
         const storage = await FileStorage.open(req.layout, req.downloadDir, {
           directIo: req.directIo,
+          unsyncedAtOpen: req.unsyncedAtOpen,
         });
         storages.set(req.storage, storage);
         reply({ id: req.id, ok: true });

@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm, stat, writeFile, mkdir } from 'node:fs/promises'
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Worker } from 'node:worker_threads';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { hasBit } from '../picker/bitfield';
 import { checkExistingPieces } from './check-existing';
 import { DiskWorker, DiskWorkerStopped, diskThreadSource } from './disk-worker';
@@ -159,8 +159,11 @@ describe('DiskWorker', () => {
       const out = expect(storage.flush()).rejects.toThrow(/disk worker stopped unexpectedly/);
       await dying;
       await out;
+      const opens = vi.spyOn(disk, 'request');
       const second = Buffer.from('4567');
       expect((await storage.verifyAndWrite(1, sha1(second), second)).ok).toBe(true);
+      // The dead thread's writes were never synced: the new one syncs every file at its flush.
+      expect(opens.mock.calls[0]![0]).toMatchObject({ op: 'open', unsyncedAtOpen: true });
       await storage.flush();
       expect(await readFile(path.join(dir, 't5', 'a.bin'))).toEqual(Buffer.from('012345'));
       await storage.close();

@@ -190,7 +190,10 @@ export class WorkerStorage implements PieceStorage, ChunkSource {
     for (;;) {
       const thread = this.disk.currentThread();
       if (this.openIn === thread) return;
-      this.opening ??= this.disk.request(this.openRequest).then(
+      // Opened before in a thread that died: what it wrote may never have been synced.
+      const request =
+        this.openIn === 0 ? this.openRequest : { ...this.openRequest, unsyncedAtOpen: true };
+      this.opening ??= this.disk.request(request).then(
         () => {
           this.openIn = thread;
           this.opening = null;

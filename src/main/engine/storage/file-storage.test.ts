@@ -221,6 +221,29 @@ describe('FileStorage', () => {
     });
   });
 
+  it('unsyncedAtOpen: the first flush syncs every file already there, once', async () => {
+    // Files another storage wrote and never synced (its disk thread died); one is missing.
+    const layout = filesLayout('u', 5, 4096, 4096);
+    const folder = path.join(dir, 'unsynced');
+    await mkdir(path.join(folder, 'u'), { recursive: true });
+    for (let i = 0; i < 4; i++) await writeFile(path.join(folder, 'u', `u${i}.bin`), 'x');
+    await countSyncs(async (synced) => {
+      const storage = await FileStorage.open(layout, folder, { unsyncedAtOpen: true });
+      await storage.flush();
+      expect([...synced.keys()].sort()).toEqual(['u0.bin', 'u1.bin', 'u2.bin', 'u3.bin']);
+      await storage.flush();
+      expect([...synced.values()]).toEqual([1, 1, 1, 1]);
+      await storage.close();
+    });
+    // Without the option nothing was written, so nothing is synced.
+    await countSyncs(async (synced) => {
+      const storage = await FileStorage.open(layout, folder);
+      await storage.flush();
+      expect(synced.size).toBe(0);
+      await storage.close();
+    });
+  });
+
   it('a file whose pieces are all written is synced and closed at once, before any flush', async () => {
     const layout = filesLayout('done', 50, 8192, 4096);
     const folder = path.join(dir, 'finished');

@@ -69,6 +69,13 @@ export interface FileStorageOptions {
   maxOpenFiles?: number;
   /** Opens files (a seam for tests that run out of descriptors); fs.promises.open by default. */
   open?: typeof open;
+  /**
+   * Treat every file as written but not yet synced, so the first flush() syncs them all: the
+   * files were written by an earlier storage that could not sync them (a disk thread that
+   * died), and resume data saved after the flush must not vouch for bytes still in the page
+   * cache only.
+   */
+  unsyncedAtOpen?: boolean;
 }
 
 /**
@@ -116,6 +123,10 @@ export class FileStorage implements PieceStorage {
     this.paths = layout.files.map((f) =>
       resolveInside(dir, layout.isMultiFile ? [layout.name, ...f.path] : [layout.name]),
     );
+    if (opts.unsyncedAtOpen)
+      layout.files.forEach((f, i) => {
+        if (!f.padding && f.length > 0) this.unsynced.add(i);
+      });
     this.piecesToWrite = Int32Array.from(layout.files, (f) => {
       const pieces = f.padding ? null : piecesOfFile(layout.pieceLength, f);
       return pieces ? pieces.last - pieces.first + 1 : 0;
