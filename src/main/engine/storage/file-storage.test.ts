@@ -312,6 +312,27 @@ describe('FileStorage', () => {
     await elsewhere.close();
   });
 
+  it('fileStats: every file null while the torrent folder is missing, real sizes once written', async () => {
+    const files = [
+      { path: ['d', 'a.bin'], length: 5, offset: 0, padding: false },
+      { path: ['d', 'c.bin'], length: 3, offset: 5, padding: false },
+    ];
+    const layout: StorageLayout = {
+      name: 'stats',
+      isMultiFile: true,
+      pieceLength: 4,
+      totalLength: 8,
+      files,
+    };
+    const storage = await FileStorage.open(layout, path.join(dir, 'stats'));
+    expect(await storage.fileStats()).toEqual([null, null]);
+    await storage.writePiece(0, Buffer.from('abcd'));
+    const [a, c] = await storage.fileStats();
+    expect(a).toEqual({ size: 4, mtimeMs: expect.any(Number) });
+    expect(c).toBeNull();
+    await storage.close();
+  });
+
   it('checkExistingPieces keeps every valid piece and drops damaged or missing ones', async () => {
     const layout: StorageLayout = {
       name: 'single.bin',

@@ -302,14 +302,7 @@ export class FileStorage implements PieceStorage {
   async anyFileExists(): Promise<boolean> {
     // No torrent folder, no files: one stat instead of one per file (2,000 sequential failed
     // stats before a small-files download could start).
-    if (
-      this.root !== null &&
-      !(await stat(this.root).then(
-        () => true,
-        () => false,
-      ))
-    )
-      return false;
+    if (!(await this.rootExists())) return false;
     for (let i = 0; i < this.paths.length; i++) {
       const f = this.layout.files[i]!;
       if (f.padding || f.length === 0) continue;
@@ -352,8 +345,20 @@ export class FileStorage implements PieceStorage {
     ]);
   }
 
-  fileStats(): Promise<ResumeData['files']> {
+  async fileStats(): Promise<ResumeData['files']> {
+    // Resume data is first saved right after the check, before anything is written: one stat
+    // of the missing folder, not 2,000 failed ones, each building an error with its stack.
+    if (!(await this.rootExists())) return this.paths.map(() => null);
     return statFiles(this.paths);
+  }
+
+  /** False only for a multi-file torrent whose folder is not there (then none of its files are). */
+  private async rootExists(): Promise<boolean> {
+    if (this.root === null) return true;
+    return stat(this.root).then(
+      () => true,
+      () => false,
+    );
   }
 
   async close(): Promise<void> {
