@@ -2,7 +2,6 @@ import { createHash, randomBytes } from 'node:crypto';
 import {
   mkdir,
   mkdtemp,
-  open,
   readdir,
   readFile,
   readlink,
@@ -16,6 +15,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hasBit } from '../picker/bitfield';
 import { checkExistingPieces } from './check-existing';
+import { FileDescriptor, type OpenFileFn } from './file-descriptor';
 import { FileStorage } from './file-storage';
 import { HashPool } from './hash-pool';
 import { allocPieceBuffer, isDirectIoAligned } from './piece-buffers';
@@ -168,12 +168,10 @@ describe('FileStorage', () => {
 
   /** Counts fdatasync calls per file name (the descriptor's path, read from /proc at the call). */
   async function countSyncs<T>(run: (synced: Map<string, number>) => Promise<T>): Promise<T> {
-    const probe = await open(path.join(dir, 'probe'), 'w');
-    const proto = Object.getPrototypeOf(probe) as { datasync: () => Promise<void> };
-    await probe.close();
+    const proto = FileDescriptor.prototype;
     const original = proto.datasync;
     const synced = new Map<string, number>();
-    proto.datasync = async function (this: { fd: number }) {
+    proto.datasync = async function (this: FileDescriptor) {
       const name = path.basename(await readlink(`/proc/self/fd/${this.fd}`));
       synced.set(name, (synced.get(name) ?? 0) + 1);
       return original.call(this);
@@ -266,12 +264,12 @@ describe('FileStorage', () => {
     // A process limit of 20 descriptors, simulated: opens beyond it fail as the kernel's would.
     let held = 0;
     let refused = 0;
-    const limitedOpen: typeof open = async (...args: Parameters<typeof open>) => {
+    const limitedOpen: OpenFileFn = async (...args) => {
       if (held >= 20) {
         refused++;
         throw Object.assign(new Error('EMFILE: too many open files'), { code: 'EMFILE' });
       }
-      const handle = await open(...args);
+      const handle = await FileDescriptor.open(...args);
       held++;
       const close = handle.close.bind(handle);
       handle.close = async () => {

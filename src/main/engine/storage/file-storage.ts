@@ -1,7 +1,8 @@
 import { constants } from 'node:fs';
-import { mkdir, open, rm, rmdir, stat, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, rm, rmdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { resolveInside } from '../metainfo/paths';
+import { FileDescriptor, type OpenFileFn } from './file-descriptor';
 import { DIRECT_IO_ALIGNMENT, isDirectIoAligned } from './piece-buffers';
 import { piecesOfFile, spansForRange, type FileSpan, type StorageLayout } from './piece-layout';
 import { statFiles, type ResumeData } from './resume-data';
@@ -67,8 +68,8 @@ export interface FileStorageOptions {
   directIo?: boolean;
   /** Handles kept open (default: openFileBudget(), from the descriptor limit). */
   maxOpenFiles?: number;
-  /** Opens files (a seam for tests that run out of descriptors); fs.promises.open by default. */
-  open?: typeof open;
+  /** Opens files (a seam for tests that run out of descriptors); FileDescriptor.open by default. */
+  open?: OpenFileFn;
   /**
    * Treat every file as written but not yet synced, so the first flush() syncs them all: the
    * files were written by an earlier storage that could not sync them (a disk thread that
@@ -87,7 +88,7 @@ export class FileStorage implements PieceStorage {
   private readonly handles = new Map<number, OpenFile>();
   /** Handles kept open; lowered for good when the process runs out of descriptors (EMFILE). */
   private maxOpenFiles: number;
-  private readonly open: typeof open;
+  private readonly open: OpenFileFn;
   private readonly opening = new Map<number, Promise<OpenFile>>();
   private readonly paths: string[];
   /** The folder holding a multi-file torrent; null for a single file. */
@@ -117,7 +118,7 @@ export class FileStorage implements PieceStorage {
   ) {
     this.directIo = (opts.directIo ?? true) && O_DIRECT !== undefined;
     this.maxOpenFiles = opts.maxOpenFiles ?? openFileBudget();
-    this.open = opts.open ?? open;
+    this.open = opts.open ?? FileDescriptor.open;
     const dir = path.resolve(downloadDir);
     this.root = layout.isMultiFile ? resolveInside(dir, [layout.name]) : null;
     this.paths = layout.files.map((f) =>
@@ -204,7 +205,7 @@ export class FileStorage implements PieceStorage {
   }
 
   /** The file's O_DIRECT handle, opened on first need; null when direct I/O is off or refused. */
-  private directHandle(entry: OpenFile, span: FileSpan): Promise<FileHandle | null> | null {
+  private directHandle(entry: OpenFile, span: FileSpan): Promise<FileDescriptor | null> | null {
     if (!this.directIo || O_DIRECT === undefined) return null;
     if (this.layout.files[span.fileIndex]!.length < DIRECT_IO_MIN_FILE_BYTES) return null;
     entry.direct ??= this.open(this.paths[span.fileIndex]!, WRITE_FLAGS | O_DIRECT, 0o644).catch(
@@ -219,7 +220,7 @@ export class FileStorage implements PieceStorage {
 
   /** Writes all of `length` bytes at `at`, through the page cache. */
   private async writeAll(
-    handle: FileHandle,
+    handle: FileDescriptor,
     fileIndex: number,
     data: Uint8Array,
     from: number,
@@ -229,7 +230,7 @@ export class FileStorage implements PieceStorage {
     try {
       let done = 0;
       while (done < length) {
-        const { bytesWritten } = await handle.write(data, from + done, length - done, at + done);
+        const bytesWritten = await handle.write(data, from + done, length - done, at + done);
         if (bytesWritten === 0)
           throw Object.assign(new Error('no bytes written'), { code: 'ENOSPC' });
         done += bytesWritten;
@@ -245,7 +246,7 @@ export class FileStorage implements PieceStorage {
    * rest through the page cache).
    */
   private async writeDirect(
-    handle: FileHandle,
+    handle: FileDescriptor,
     fileIndex: number,
     data: Uint8Array,
     from: number,
@@ -255,7 +256,7 @@ export class FileStorage implements PieceStorage {
     let done = 0;
     try {
       while (done < length) {
-        const { bytesWritten } = await handle.write(data, from + done, length - done, at + done);
+        const bytesWritten = await handle.write(data, from + done, length - done, at + done);
         done += bytesWritten;
         if (bytesWritten === 0 || done % DIRECT_IO_ALIGNMENT !== 0) break;
       }
@@ -276,7 +277,7 @@ export class FileStorage implements PieceStorage {
         let got = 0;
         try {
           while (got < span.length) {
-            const { bytesRead } = await handle.read(
+            const bytesRead = await handle.read(
               out,
               span.rangeOffset + got,
               span.length - got,
@@ -489,7 +490,7 @@ export class FileStorage implements PieceStorage {
    * mkdir per file open was a fifth of the opening cost with 2,000 small files). A folder
    * removed behind our back is made again.
    */
-  private async openCreating(file: string): Promise<FileHandle> {
+  private async openCreating(file: string): Promise<FileDescriptor> {
     const dir = path.dirname(file);
     if (!this.madeDirs.has(dir)) {
       await mkdir(dir, { recursive: true });
@@ -547,9 +548,9 @@ export class FileStorage implements PieceStorage {
 }
 
 interface OpenFile {
-  handle: FileHandle;
+  handle: FileDescriptor;
   /** The same file opened with O_DIRECT (on first need), for whole pages; null if never needed. */
-  direct: Promise<FileHandle | null> | null;
+  direct: Promise<FileDescriptor | null> | null;
   writable: boolean;
   /** Operations using the handle right now. */
   users: number;
