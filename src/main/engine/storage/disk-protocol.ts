@@ -4,7 +4,8 @@ import type { ResumeData } from './resume-data';
 /**
  * The messages between the engine and its disk worker (disk-worker.ts runs on the main
  * thread, disk-thread.ts in the worker). Each request carries an id; exactly one reply with
- * that id comes back.
+ * that id comes back. Both sides post arrays: the requests, or the replies, of one turn of
+ * their event loop.
  */
 export type DiskRequest =
   | {

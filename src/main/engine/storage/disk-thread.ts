@@ -100,8 +100,24 @@ async function write(req: Extract<DiskRequest, { op: 'write' }>): Promise<void> 
   reply({ id: req.id, ok: true, buffer, offset, length, verified }, [buffer]);
 }
 
+/** Replies of this turn, posted together at its end (the engine batches its requests the same way). */
+let outbox: { replies: DiskReply[]; transfer: ArrayBuffer[] } | null = null;
+
 function reply(msg: DiskReply, transfer: ArrayBuffer[] = []): void {
-  port!.postMessage(msg, transfer);
+  if (!outbox) {
+    outbox = { replies: [], transfer: [] };
+    setImmediate(sendReplies);
+  }
+  outbox.replies.push(msg);
+  for (const buffer of transfer) outbox.transfer.push(buffer);
 }
 
-port.on('message', (req: DiskRequest) => void handle(req));
+function sendReplies(): void {
+  const box = outbox!;
+  outbox = null;
+  port!.postMessage(box.replies, box.transfer);
+}
+
+port.on('message', (requests: DiskRequest[]) => {
+  for (const req of requests) void handle(req);
+});

@@ -172,6 +172,56 @@ describe('DiskWorker', () => {
     }
   });
 
+  it('posts the requests of one turn as one message, and answers each of them', async () => {
+    const disk = newWorker();
+    try {
+      const content = randomBytes(16);
+      const storage = await disk.openStorage(layout('t6'), dir);
+      const worker = (disk as unknown as { worker: Worker }).worker;
+      const posted = vi.spyOn(worker, 'postMessage');
+      const pieces = [0, 1, 2, 3].map((i) => {
+        const piece = allocPieceBuffer(4);
+        content.copy(piece, 0, i * 4, i * 4 + 4);
+        return piece;
+      });
+      const results = await Promise.all(
+        pieces.map((piece, i) => storage.verifyAndWrite(i, sha1(piece), piece)),
+      );
+      expect(posted).toHaveBeenCalledTimes(1);
+      expect(posted.mock.calls[0]![0]).toHaveLength(4);
+      results.forEach((r, i) => {
+        expect(r.ok).toBe(true);
+        expect(r.data.equals(content.subarray(i * 4, i * 4 + 4))).toBe(true);
+      });
+      await storage.flush();
+      expect(await readFile(path.join(dir, 't6', 'a.bin'))).toEqual(content.subarray(0, 6));
+      expect(await readFile(path.join(dir, 't6', 'sub', 'b.bin'))).toEqual(content.subarray(6));
+    } finally {
+      await disk.destroy();
+    }
+  });
+
+  it('sends nothing a thread that died in the same turn was asked: those requests fail', async () => {
+    const disk = newWorker();
+    try {
+      const storage = await disk.openStorage(layout('t7'), dir);
+      const worker = (disk as unknown as { worker: Worker }).worker;
+      const posted = vi.spyOn(worker, 'postMessage');
+      const piece = Buffer.from('0123');
+      const writing = expect(storage.verifyAndWrite(0, sha1(piece), piece)).rejects.toThrow(
+        /disk worker stopped unexpectedly/,
+      );
+      // The crash is noticed before the turn ends and the request would have gone out.
+      worker.emit('exit', 1);
+      await writing;
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(posted).not.toHaveBeenCalled();
+      await worker.terminate();
+    } finally {
+      await disk.destroy();
+    }
+  });
+
   it('fails requests still out, and later ones, once destroyed', async () => {
     const disk = newWorker();
     const storage = await disk.openStorage(layout('t4'), dir);

@@ -33,6 +33,12 @@ type Request = DiskRequest extends infer R
   : never;
 type Success = Extract<DiskReply, { ok: true }>;
 
+interface Outbox {
+  worker: Worker;
+  requests: DiskRequest[];
+  transfer: ArrayBuffer[];
+}
+
 /**
  * One thread that owns every torrent's files (STYLE.md 16): hashing a finished piece and
  * writing it to its files happen there in one step, and the main thread only posts the piece
@@ -47,6 +53,8 @@ export class DiskWorker {
     { resolve: (r: Success) => void; reject: (e: Error) => void }
   >();
   private nextId = 1;
+  /** This turn's requests, not posted yet (see post()). */
+  private outbox: Outbox | null = null;
   private nextStorage = 1;
   /** Set by destroy(): no thread is started again. */
   private stopped: string | null = null;
@@ -112,8 +120,32 @@ export class DiskWorker {
       this.pending.set(id, { resolve, reject });
       // Only while something is asked may the worker keep the process alive.
       if (this.pending.size === 1) worker.ref();
-      worker.postMessage({ ...req, id } as DiskRequest, transfer);
+      this.post(worker, { ...req, id } as DiskRequest, transfer);
     });
+  }
+
+  /**
+   * Requests go out together at the end of the event loop's turn, one message per turn rather
+   * than one per piece: each message costs both threads a wake-up and a trip through
+   * MessagePort's event machinery (about 70 µs in all, measured), and a 256 MiB download with
+   * 256 KiB pieces asked 2.4 things per turn. Buffers are transferred then, not before.
+   */
+  private post(worker: Worker, req: DiskRequest, transfer: ArrayBuffer[]): void {
+    let box = this.outbox;
+    if (!box || box.worker !== worker) {
+      const fresh: Outbox = { worker, requests: [], transfer: [] };
+      this.outbox = box = fresh;
+      setImmediate(() => this.send(fresh));
+    }
+    box.requests.push(req);
+    for (const buffer of transfer) box.transfer.push(buffer);
+  }
+
+  private send(box: Outbox): void {
+    if (this.outbox === box) this.outbox = null;
+    // The thread stopped or died meanwhile: these requests have been failed already.
+    if (this.worker !== box.worker) return;
+    box.worker.postMessage(box.requests, box.transfer);
   }
 
   /** Stops the worker; requests still out are rejected with DiskWorkerStopped. */
@@ -130,7 +162,9 @@ export class DiskWorker {
     const worker = new Worker(this.source, { eval: true });
     this.threadsStarted++;
     worker.unref();
-    worker.on('message', (reply: DiskReply) => this.onReply(reply));
+    worker.on('message', (replies: DiskReply[]) => {
+      for (const reply of replies) this.onReply(reply);
+    });
     const lost = (reason: string) => {
       if (this.worker !== worker) return;
       // What was asked of it fails, as a disk problem the torrent shows; the next request
