@@ -236,6 +236,20 @@ async function measureOnce(
 }
 
 /**
+ * Writes every dirty page to disk before the next download starts. aria2c and qBittorrent leave
+ * what they wrote in the page cache (Tessera syncs its files), and the kernel wrote it back
+ * during the next client's run, whose CPU figures then carried the I/O's interrupts and
+ * journal work: later runs cost every client up to twice the CPU of the first ones.
+ */
+function writeBackEverything(): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('sync', [], { stdio: 'ignore' });
+    child.on('error', reject);
+    child.on('exit', () => resolve());
+  });
+}
+
+/**
  * CPU seconds the seeders have used so far (user + system, from /proc). The seeders share the
  * machine's cores with the downloader: this shows how much of the machine was left to it.
  */
@@ -526,6 +540,7 @@ async function main(): Promise<number> {
         for (let run = 0; run < args.runs; run++) {
           for (const client of args.clients) {
             const m = await measureOnce(client, swarm, work, run, run === 0);
+            await writeBackEverything();
             results.push(m);
             console.log(
               `  run ${run + 1} ${client.padEnd(12)} ${(m.wallMs / 1000).toFixed(2)} s  ${mbps(c.bytes, m.wallMs).toFixed(1)} MB/s`,
