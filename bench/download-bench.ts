@@ -538,7 +538,10 @@ async function main(): Promise<number> {
       const results: Measured[] = [];
       try {
         for (let run = 0; run < args.runs; run++) {
-          for (const client of args.clients) {
+          // The order rotates from run to run, so that no client always goes first after the
+          // swarm is built or last after the others have filled the disk.
+          const order = args.clients.map((_, i) => args.clients[(i + run) % args.clients.length]!);
+          for (const client of order) {
             const m = await measureOnce(client, swarm, work, run, run === 0);
             await writeBackEverything();
             results.push(m);
