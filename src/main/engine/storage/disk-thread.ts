@@ -9,6 +9,7 @@ import type { DiskFailure, DiskReply, DiskRequest } from './disk-protocol';
 import { FileStorage } from './file-storage';
 import { ownedBytes } from './piece-buffers';
 import { StorageError } from './storage-error';
+import { TurnOutbox } from './turn-outbox';
 
 const port = parentPort;
 if (!port) throw new Error('disk-thread runs only as a worker thread');
@@ -100,22 +101,13 @@ async function write(req: Extract<DiskRequest, { op: 'write' }>): Promise<void> 
   reply({ id: req.id, ok: true, buffer, offset, length, verified }, [buffer]);
 }
 
-/** Replies of this turn, posted together at its end (the engine batches its requests the same way). */
-let outbox: { replies: DiskReply[]; transfer: ArrayBuffer[] } | null = null;
+/** Replies go out once per turn, as the engine's requests come in (see TurnOutbox). */
+const outbox = new TurnOutbox<DiskReply>((replies, transfer) =>
+  port!.postMessage(replies, transfer),
+);
 
 function reply(msg: DiskReply, transfer: ArrayBuffer[] = []): void {
-  if (!outbox) {
-    outbox = { replies: [], transfer: [] };
-    setImmediate(sendReplies);
-  }
-  outbox.replies.push(msg);
-  for (const buffer of transfer) outbox.transfer.push(buffer);
-}
-
-function sendReplies(): void {
-  const box = outbox!;
-  outbox = null;
-  port!.postMessage(box.replies, box.transfer);
+  outbox.push(msg, transfer);
 }
 
 port.on('message', (requests: DiskRequest[]) => {
