@@ -237,9 +237,9 @@ async function measureOnce(
 
 /**
  * Writes every dirty page to disk before the next download starts. aria2c and qBittorrent leave
- * what they wrote in the page cache (Tessera syncs its files), and the kernel wrote it back
- * during the next client's run, whose CPU figures then carried the I/O's interrupts and
- * journal work: later runs cost every client up to twice the CPU of the first ones.
+ * what they wrote in the page cache (Tessera syncs its files); without this its write-back ran
+ * during the next client's download and counted in that client's figures. (The step change
+ * in the middle of long cases, see bench/swarm/README.md, happens with it too.)
  */
 function writeBackEverything(): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -247,6 +247,13 @@ function writeBackEverything(): Promise<void> {
     child.on('error', reject);
     child.on('exit', () => resolve());
   });
+}
+
+/** A process's CPU seconds so far, user + system, from /proc (throws once it is gone). */
+async function cpuSecOf(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100; // USER_HZ on Linux
 }
 
 /**
@@ -257,9 +264,7 @@ async function seedersCpuSec(swarm: Swarm): Promise<number | null> {
   let total = 0;
   for (const seeder of swarm.seeders) {
     try {
-      const stat = await readFile(`/proc/${seeder.pid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      total += (Number(fields[11]) + Number(fields[12])) / 100; // USER_HZ
+      total += await cpuSecOf(seeder.pid);
     } catch {
       return null;
     }
@@ -282,7 +287,6 @@ interface ProcessUsage {
  * exits, so whole-process CPU is a slight undercount.
  */
 function watchProcess(findPid: () => Promise<number | null>): { stop(): ProcessUsage } {
-  const ticksPerSec = 100; // USER_HZ on Linux
   let pid: number | null = null;
   const samples: { at: number; cpuSec: number }[] = [];
   let peakRssKb: number | null = null;
@@ -294,10 +298,8 @@ function watchProcess(findPid: () => Promise<number | null>): { stop(): ProcessU
     try {
       pid ??= await findPid();
       if (pid === null) return;
-      const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+      const cpuSec = await cpuSecOf(pid);
       const status = await readFile(`/proc/${pid}/status`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      const cpuSec = (Number(fields[11]) + Number(fields[12])) / ticksPerSec;
       const hwm = /VmHWM:\s+(\d+)/.exec(status);
       if (!stopped) samples.push({ at: Date.now(), cpuSec });
       if (hwm) peakRssKb = Math.max(peakRssKb ?? 0, Number(hwm[1]));
