@@ -1,5 +1,5 @@
 import { constants } from 'node:fs';
-import { mkdir, open, rm, rmdir, stat } from 'node:fs/promises';
+import { mkdir, rm, rmdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { resolveInside } from '../metainfo/paths';
 import { FileDescriptor, type OpenFileFn } from './file-descriptor';
@@ -400,7 +400,7 @@ export class FileStorage implements PieceStorage {
       const file = this.paths[i]!;
       try {
         await mkdir(path.dirname(file), { recursive: true });
-        await (await open(file, WRITE_FLAGS, 0o644)).close();
+        await (await this.open(file, WRITE_FLAGS, 0o644)).close();
       } catch (err) {
         throw describeFsError(err, 'writing', file);
       }
