@@ -53,6 +53,20 @@ describe('pickPieces', () => {
     expect(picks).toEqual([2]);
   });
 
+  it('scans from the given start, so equally rare picks are neighbours; rarity still wins', () => {
+    const random = () => 0.9; // would start the scan at piece 9
+    expect(pickPieces(input({ pieceCount: 10, start: 4, random }), 3)).toEqual([4, 5, 6]);
+    // Wrapping round past the last piece.
+    expect(pickPieces(input({ pieceCount: 10, start: 8, random }), 3)).toEqual([8, 9, 0]);
+    const availability = new Uint32Array(10).fill(3);
+    availability[1] = 1;
+    expect(pickPieces(input({ pieceCount: 10, availability, start: 4, random }), 2)).toEqual([
+      1, 4,
+    ]);
+    // A start outside the torrent is ignored: the random one is used.
+    expect(pickPieces(input({ pieceCount: 10, start: 10, random }), 1)).toEqual([9]);
+  });
+
   it('stays fast with 100,000 pieces', () => {
     const n = 100_000;
     const availability = new Uint32Array(n).map((_, i) => 1 + (i % 7));

@@ -13,6 +13,13 @@ export interface PickerInput {
   /** Fewer than a few pieces done: pick at random, so we soon have something to trade. */
   randomFirst: boolean;
   random?: () => number;
+  /**
+   * Where to start scanning (default: a random piece). Among equally rare pieces the scan
+   * takes the first ones it meets, so starting where the last pick ended makes consecutive
+   * picks neighbours on disk (libtorrent's piece extent affinity): the disk thread then writes
+   * them as one larger write instead of one per piece.
+   */
+  start?: number;
 }
 
 /**
@@ -30,8 +37,14 @@ export function pickPieces(input: PickerInput, max: number): number[] {
   const candidates: { index: number; rarity: number }[] = [];
   let worst = -1;
   let worstRarity = -1;
-  // Scan from a random piece: among equally rare pieces, which one wins is then random.
-  const start = pieceCount > 0 ? Math.floor(random() * pieceCount) : 0;
+  // Scan from a random piece unless told where: among equally rare pieces, which one wins is
+  // then random.
+  const start =
+    pieceCount === 0
+      ? 0
+      : input.start !== undefined && input.start >= 0 && input.start < pieceCount
+        ? input.start
+        : Math.floor(random() * pieceCount);
   for (let k = 0; k < pieceCount; k++) {
     const i = k + start < pieceCount ? k + start : k + start - pieceCount;
     if (!hasBit(peerHas, i) || hasBit(have, i)) continue;
@@ -41,9 +54,11 @@ export function pickPieces(input: PickerInput, max: number): number[] {
     if (candidates.length < max) candidates.push({ index: i, rarity });
     else candidates[worst] = { index: i, rarity };
     if (candidates.length === max) {
+      // Among equally bad candidates the one scanned last goes first, keeping the earlier ones
+      // (the neighbours of the start) together.
       worst = 0;
       for (let c = 1; c < candidates.length; c++)
-        if (candidates[c]!.rarity > candidates[worst]!.rarity) worst = c;
+        if (candidates[c]!.rarity >= candidates[worst]!.rarity) worst = c;
       worstRarity = candidates[worst]!.rarity;
       // In random-first mode every candidate is as good as any other: stop early.
       if (input.randomFirst) break;

@@ -59,6 +59,22 @@ describe('BlockScheduler', () => {
     expect(big.fill('a', 0)).toEqual([{ index: 5, begin: 0, length: BLOCK_SIZE }]);
   });
 
+  it('after random-first, starts equally rare pieces where the last pick ended', () => {
+    const s = new BlockScheduler({
+      pieceCount: 40,
+      pieceLength: BLOCK_SIZE,
+      totalLength: 40 * BLOCK_SIZE,
+      random: () => 0.5, // every scan that is not told where would start at piece 20
+    });
+    for (const i of [0, 1, 2, 3]) s.setHave(i);
+    s.availability.fill(2);
+    const all = bits(40, [...Array(40).keys()]);
+    s.addPeer(peer('a', all, 2));
+    s.addPeer(peer('b', all, 2));
+    expect(s.fill('a', 0).map((r) => r.index)).toEqual([20, 21]);
+    expect(s.fill('b', 0).map((r) => r.index)).toEqual([22, 23]);
+  });
+
   it('assembles a piece from several peers and reports who contributed', () => {
     const s = setup(1, 2 * BLOCK_SIZE);
     s.availability[0] = 2;

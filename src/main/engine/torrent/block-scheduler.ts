@@ -130,6 +130,11 @@ export class BlockScheduler {
   /** Piece-sized buffers ready for reuse. */
   private readonly spare: Buffer[] = [];
   private readonly random: () => number;
+  /**
+   * Where the next new-piece scan starts: just after the last piece picked, so that equally
+   * rare pieces are taken in runs of neighbours (see PickerInput.start); random until then.
+   */
+  private pickCursor: number | undefined;
   /** Our verified pieces (MSB-first bitfield). */
   readonly have: Uint8Array;
   haveCount = 0;
@@ -233,6 +238,7 @@ export class BlockScheduler {
       }
       const perPiece = Math.ceil(this.opts.pieceLength / BLOCK_SIZE);
       const wanted = Math.min(slots, Math.max(1, Math.ceil(room / perPiece)));
+      const randomFirst = this.haveCount < 4;
       const picks = pickPieces(
         {
           pieceCount: this.opts.pieceCount,
@@ -240,12 +246,14 @@ export class BlockScheduler {
           peerHas: peer.has,
           availability: this.availability,
           inFlight: (i: number) => this.active.has(i) || this.pending.has(i),
-          randomFirst: this.haveCount < 4,
+          randomFirst,
           random: this.random,
+          start: randomFirst ? undefined : this.pickCursor,
         },
         wanted,
       );
       if (picks.length === 0) break;
+      this.pickCursor = picks[picks.length - 1]! + 1;
       for (const index of picks) {
         const piece = new ActivePiece(index, this.pieceSize(index));
         this.active.set(index, piece);
