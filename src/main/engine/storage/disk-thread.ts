@@ -10,11 +10,39 @@ import { FileStorage } from './file-storage';
 import { ownedBytes } from './piece-buffers';
 import { StorageError } from './storage-error';
 import { TurnOutbox } from './turn-outbox';
+import { WriteCombiner } from './write-combiner';
 
 const port = parentPort;
 if (!port) throw new Error('disk-thread runs only as a worker thread');
 
 const storages = new Map<number, FileStorage>();
+/** Per storage: verified pieces held briefly to be written with their neighbours. */
+const combiners = new Map<number, WriteCombiner>();
+
+/**
+ * Runs of 1 MiB: of the O_DIRECT cost per 256 MiB measured in write-combiner.ts (175 CPU-ms
+ * in 256 KiB writes, 50 in 4 MiB ones), 1 MiB writes already save most (70). A piece waits
+ * at most 15 ms for its neighbours (on the loopback benchmark the next one came within 4 ms)
+ * and at most 8 MiB of the engine's piece memory is held.
+ */
+const COMBINE = { targetBytes: 1024 * 1024, maxDelayMs: 15, maxHeldBytes: 8 * 1024 * 1024 };
+
+function combinerOf(id: number, storage: FileStorage): WriteCombiner {
+  let combiner = combiners.get(id);
+  if (!combiner) {
+    combiner = new WriteCombiner({
+      ...COMBINE,
+      write: (first, pieces) => storage.writePieces(first, pieces),
+    });
+    combiners.set(id, combiner);
+  }
+  return combiner;
+}
+
+/** Writes still held for a storage go out (and finish) before anything else touches it. */
+async function flushHeldWrites(id: number): Promise<void> {
+  await combiners.get(id)?.flushAll();
+}
 
 function storageOf(id: number): FileStorage {
   const storage = storages.get(id);
@@ -34,6 +62,7 @@ function failure(err: unknown): DiskFailure {
 
 async function handle(req: DiskRequest): Promise<void> {
   try {
+    if (req.op !== 'write' && req.op !== 'open') await flushHeldWrites(req.storage);
     switch (req.op) {
       case 'open': {
         const storage = await FileStorage.open(req.layout, req.downloadDir, {
@@ -72,6 +101,7 @@ async function handle(req: DiskRequest): Promise<void> {
       case 'remove': {
         const storage = storages.get(req.storage);
         storages.delete(req.storage);
+        combiners.delete(req.storage);
         if (req.op === 'close') await storage?.close();
         else await storage?.remove();
         reply({ id: req.id, ok: true });
@@ -92,7 +122,12 @@ async function write(req: Extract<DiskRequest, { op: 'write' }>): Promise<void> 
     verified = digest.equals(req.expected);
   }
   try {
-    if (verified) await storageOf(req.storage).writePiece(req.piece, data);
+    if (verified) {
+      const storage = storageOf(req.storage);
+      const key = storage.directRunKey(req.piece, data);
+      if (key === null) await storage.writePiece(req.piece, data);
+      else await combinerOf(req.storage, storage).add(req.piece, data, key);
+    }
   } catch (err) {
     // The bytes go back either way, so the engine can reuse the buffer.
     reply({ id: req.id, ok: false, error: failure(err), buffer }, [buffer]);

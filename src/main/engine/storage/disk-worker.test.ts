@@ -90,6 +90,48 @@ describe('DiskWorker', () => {
     }
   });
 
+  it('writes every piece: neighbours joined into one write, a lone one after its wait', async () => {
+    const disk = newWorker();
+    try {
+      const pieceLength = 64 * 1024;
+      const pieceCount = 24;
+      const content = randomBytes(pieceCount * pieceLength);
+      const single: StorageLayout = {
+        name: 'runs.bin',
+        isMultiFile: false,
+        pieceLength,
+        totalLength: content.length,
+        files: [{ path: ['runs.bin'], length: content.length, offset: 0, padding: false }],
+      };
+      const storage = await disk.openStorage(single, dir);
+      // Runs of neighbours out of order, as from several peers, and a lone piece: its write
+      // waits for neighbours that never come, and must still happen (or this never resolves).
+      const order = [4, 5, 0, 6, 1, 7, 2, 3, 12, 13, 14, 8, 9, 15, 10, 11, 20];
+      const results = await Promise.all(
+        order.map((i) => {
+          const piece = allocPieceBuffer(pieceLength);
+          content.copy(piece, 0, i * pieceLength, (i + 1) * pieceLength);
+          return storage.verifyAndWrite(i, sha1(piece), piece);
+        }),
+      );
+      expect(results.every((r) => r.ok && r.data.length === pieceLength)).toBe(true);
+      const lone = await storage.read(20, 0, pieceLength);
+      expect(Buffer.compare(lone, content.subarray(20 * pieceLength, 21 * pieceLength))).toBe(0);
+      await storage.flush();
+      const file = await readFile(path.join(dir, 'runs.bin'));
+      for (const i of order)
+        expect(
+          Buffer.compare(
+            file.subarray(i * pieceLength, (i + 1) * pieceLength),
+            content.subarray(i * pieceLength, (i + 1) * pieceLength),
+          ),
+        ).toBe(0);
+      await storage.close();
+    } finally {
+      await disk.destroy();
+    }
+  });
+
   it('checks data already on disk where it is: good, damaged and missing pieces', async () => {
     const disk = newWorker();
     try {

@@ -1,4 +1,4 @@
-import { close, fdatasync, open, read, write } from 'node:fs';
+import { close, fdatasync, open, read, write, writev } from 'node:fs';
 
 /**
  * An open file: a bare descriptor with promise methods over `node:fs`'s callback calls.
@@ -29,6 +29,11 @@ export class FileDescriptor {
   /** Writes up to `length` bytes of `data` from `offset` at `position`; resolves to bytes written. */
   write(data: Uint8Array, offset: number, length: number, position: number): Promise<number> {
     return this.run((fd, done) => write(fd, data, offset, length, position, done));
+  }
+
+  /** Writes `buffers` one after another from `position`; resolves to bytes written (maybe fewer). */
+  writev(buffers: readonly Uint8Array[], position: number): Promise<number> {
+    return this.run((fd, done) => writev(fd, buffers as Uint8Array[], position, done));
   }
 
   /** Reads up to `length` bytes at `position` into `into` from `offset`; resolves to bytes read. */

@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { constants } from 'node:fs';
 import {
   mkdir,
   mkdtemp,
@@ -30,6 +31,25 @@ afterAll(async () => {
   await pool.destroy();
   await rm(dir, { recursive: true, force: true });
 });
+
+/** Whether files in `folder` can be opened with O_DIRECT (not on tmpfs, for one). */
+async function directIoWorksIn(folder: string): Promise<boolean> {
+  const probe = path.join(folder, '.direct-probe');
+  try {
+    await (
+      await FileDescriptor.open(
+        probe,
+        constants.O_RDWR | constants.O_CREAT | (constants.O_DIRECT ?? 0),
+        0o644,
+      )
+    ).close();
+    return constants.O_DIRECT !== undefined;
+  } catch {
+    return false;
+  } finally {
+    await rm(probe, { force: true });
+  }
+}
 
 /** Files of 5, 0, 3, 10 and 2 bytes with 4-byte pieces: piece 1 spans files a, b (empty) and c. */
 function multiLayout(): StorageLayout {
@@ -240,6 +260,64 @@ describe('FileStorage', () => {
       expect(synced.size).toBe(0);
       await storage.close();
     });
+  });
+
+  it('writePieces writes neighbours in one file as one O_DIRECT write, anything else piece by piece', async () => {
+    const KiB = 1024;
+    const pieceLength = 256 * KiB;
+    // Two files meeting at a piece boundary, the second ending in a short piece.
+    const lengths = [1024 * KiB, 1024 * KiB + 5];
+    let offset = 0;
+    const files = lengths.map((length, i) => {
+      const f = { path: [`r${i}.bin`], length, offset, padding: false };
+      offset += length;
+      return f;
+    });
+    const layout: StorageLayout = {
+      name: 'runs',
+      isMultiFile: true,
+      pieceLength,
+      totalLength: offset,
+      files,
+    };
+    const content = randomBytes(offset);
+    const piece = (index: number, aligned = true) => {
+      const bytes = content.subarray(index * pieceLength, (index + 1) * pieceLength);
+      const buffer = aligned
+        ? allocPieceBuffer(bytes.length)
+        : Buffer.allocUnsafeSlow(bytes.length);
+      buffer.set(bytes);
+      return buffer;
+    };
+    const joint: number[] = [];
+    const open: OpenFileFn = async (file, flags, mode) => {
+      const fd = await FileDescriptor.open(file, flags, mode);
+      const writev = fd.writev.bind(fd);
+      fd.writev = (buffers, position) => {
+        joint.push(buffers.length);
+        return writev(buffers, position);
+      };
+      return fd;
+    };
+    const sub = path.join(dir, 'runs');
+    const storage = await FileStorage.open(layout, sub, { open });
+    expect(storage.directRunKey(0, piece(0))).toBe(0);
+    expect(storage.directRunKey(4, piece(4))).toBe(1);
+    expect(storage.directRunKey(0, piece(0, false))).toBeNull(); // not page-aligned memory
+    expect(storage.directRunKey(8, piece(8))).toBeNull(); // the short last piece
+    await storage.writePieces(0, [piece(0), piece(1), piece(2)]); // one file: one write
+    await storage.writePieces(3, [piece(3), piece(4)]); // across the two files: one each
+    await storage.writePieces(5, [piece(5), piece(6, false)]); // one is not aligned
+    await storage.writePieces(7, [piece(7), piece(8)]);
+    // Where the filesystem has no O_DIRECT (tmpfs), everything goes piece by piece.
+    expect(joint).toEqual((await directIoWorksIn(sub)) ? [3] : []);
+    const read = Buffer.from(await storage.read(3, 0, pieceLength));
+    expect(read.equals(content.subarray(3 * pieceLength, 4 * pieceLength))).toBe(true);
+    await storage.close();
+    const joined = Buffer.concat(
+      await Promise.all(lengths.map((_, i) => readFile(path.join(sub, 'runs', `r${i}.bin`)))),
+    );
+    expect(joined.equals(content)).toBe(true);
   });
 
   it('a file whose pieces are all written is synced and closed at once, before any flush', async () => {
