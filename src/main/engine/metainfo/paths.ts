@@ -100,21 +100,22 @@ export function assertNoCollisions(
   paths.forEach((p, i) => {
     const idx = indexes?.[i] ?? i;
     const key = fold(p);
-    const shown = escapeForMessage(p.join('/'));
+    // Only for a message: escaping every path up front was 28 ms of a 2,000-file torrent's parse.
+    const shown = () => escapeForMessage(p.join('/'));
     const dup = files.get(key);
     if (dup !== undefined)
-      throw new UnsafePathError(`file ${idx}: path '${shown}' duplicates file ${dup}`);
+      throw new UnsafePathError(`file ${idx}: path '${shown()}' duplicates file ${dup}`);
     const asDir = dirs.get(key);
     if (asDir !== undefined)
       throw new UnsafePathError(
-        `file ${idx}: '${shown}' is a file but file ${asDir} needs it to be a folder`,
+        `file ${idx}: '${shown()}' is a file but file ${asDir} needs it to be a folder`,
       );
     for (let n = 1; n < p.length; n++) {
       const prefix = fold(p.slice(0, n));
       const clash = files.get(prefix);
       if (clash !== undefined)
         throw new UnsafePathError(
-          `file ${idx}: '${shown}' needs '${escapeForMessage(p.slice(0, n).join('/'))}' to be a folder but it is file ${clash}`,
+          `file ${idx}: '${shown()}' needs '${escapeForMessage(p.slice(0, n).join('/'))}' to be a folder but it is file ${clash}`,
         );
       if (!dirs.has(prefix)) dirs.set(prefix, idx);
     }
