@@ -13,6 +13,8 @@ import {
 } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hasBit } from '../picker/bitfield';
 import { checkExistingPieces } from './check-existing';
@@ -31,6 +33,12 @@ afterAll(async () => {
   await pool.destroy();
   await rm(dir, { recursive: true, force: true });
 });
+
+/** A full garbage collection, so that buffers dropped so far give their memory back. */
+function collectGarbage(): void {
+  setFlagsFromString('--expose-gc');
+  (runInNewContext('gc') as () => void)();
+}
 
 /** Whether files in `folder` can be opened with O_DIRECT (not on tmpfs, for one). */
 async function directIoWorksIn(folder: string): Promise<boolean> {
@@ -318,6 +326,40 @@ describe('FileStorage', () => {
       await Promise.all(lengths.map((_, i) => readFile(path.join(sub, 'runs', `r${i}.bin`)))),
     );
     expect(joined.equals(content)).toBe(true);
+  });
+
+  it('reads padding files (BEP 47) as zeros and every other byte from disk', async () => {
+    // a.bin, padding up to the next 64 KiB piece, b.bin: piece 0 ends in 60 KiB of padding.
+    const KiB = 1024;
+    const layout: StorageLayout = {
+      name: 'padded',
+      isMultiFile: true,
+      pieceLength: 64 * KiB,
+      totalLength: 128 * KiB,
+      files: [
+        { path: ['a.bin'], length: 4 * KiB, offset: 0, padding: false },
+        { path: ['.pad', '61440'], length: 60 * KiB, offset: 4 * KiB, padding: true },
+        { path: ['b.bin'], length: 64 * KiB, offset: 64 * KiB, padding: false },
+      ],
+    };
+    const content = Buffer.concat([
+      randomBytes(4 * KiB),
+      Buffer.alloc(60 * KiB),
+      randomBytes(64 * KiB),
+    ]);
+    const storage = await FileStorage.open(layout, dir);
+    for (let i = 0; i < 2; i++)
+      await storage.writePiece(i, content.subarray(i * 64 * KiB, (i + 1) * 64 * KiB));
+    // Read buffers are not zero-filled: leave garbage in memory that is freed (collected) and
+    // handed out again, then read the padding.
+    for (let k = 0; k < 20; k++) (await storage.read(1, 0, 64 * KiB)).fill(0xee);
+    collectGarbage();
+    for (let k = 0; k < 20; k++) {
+      const piece = Buffer.from(await storage.read(0, 0, 64 * KiB));
+      expect(piece.equals(content.subarray(0, 64 * KiB))).toBe(true);
+    }
+    await storage.close();
+    expect(await readdir(path.join(dir, 'padded'))).toEqual(['a.bin', 'b.bin']);
   });
 
   it('a file whose pieces are all written is synced and closed at once, before any flush', async () => {

@@ -342,9 +342,14 @@ export class FileStorage implements PieceStorage {
   }
 
   async read(index: number, begin: number, length: number): Promise<Uint8Array> {
-    const out = Buffer.alloc(length);
+    // Not zero-filled: every byte is read from a file (or a short read throws and the buffer
+    // is dropped), except padding, which is zeros by definition (BEP 47).
+    const out = Buffer.allocUnsafeSlow(length);
     for (const span of spansForRange(this.layout, index, begin, length)) {
-      if (span.padding) continue; // zeros
+      if (span.padding) {
+        out.fill(0, span.rangeOffset, span.rangeOffset + span.length);
+        continue;
+      }
       const file = this.paths[span.fileIndex]!;
       const done = await this.withHandle(span.fileIndex, false, async ({ handle }) => {
         let got = 0;
