@@ -4,7 +4,8 @@
 //   node bench/swarm/run.mjs ../hold-swarm <work-dir> [size-MiB] [piece-log2] [minutes] [small]
 //
 // With `small`, the content is the bench's small-files-2000 tree (2,000 files of 16–512 KiB)
-// instead of one file of size-MiB.
+// instead of one file of size-MiB; with `multi`, the bench's multi-256M-256K layout (size-MiB
+// in 16 files, each in a folder of its own).
 //
 // Prints the .torrent's path and the seeders' addresses, then waits until stdin closes, a
 // SIGINT/SIGTERM arrives, or the time limit (default 30 minutes) runs out.
@@ -29,7 +30,12 @@ const swarm = await startSwarm({
   files:
     kind === 'small'
       ? smallFiles(2000)
-      : { single: Number(sizeMiB) * 1024 * 1024, name: `hold-${sizeMiB}M.bin` },
+      : kind === 'multi'
+        ? Array.from({ length: 16 }, (_, i) => ({
+            path: `part-${i}/data-${i}.bin`,
+            bytes: (Number(sizeMiB) * 1024 * 1024) / 16,
+          }))
+        : { single: Number(sizeMiB) * 1024 * 1024, name: `hold-${sizeMiB}M.bin` },
   name: 'small-files',
   pieceLengthLog2: Number(log2),
   seeders: ['qbittorrent', 'aria2', 'transmission'],
