@@ -238,8 +238,7 @@ async function measureOnce(
 /**
  * Writes every dirty page to disk before the next download starts. aria2c and qBittorrent leave
  * what they wrote in the page cache (Tessera syncs its files); without this its write-back ran
- * during the next client's download and counted in that client's figures. (The step change
- * in the middle of long cases, see bench/swarm/README.md, happens with it too.)
+ * during the next client's download and counted in that client's figures.
  */
 function writeBackEverything(): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -247,6 +246,46 @@ function writeBackEverything(): Promise<void> {
     child.on('error', reject);
     child.on('exit', () => resolve());
   });
+}
+
+/**
+ * Drops the clean page cache (the download just synced, and every earlier one), then reads the
+ * swarm's content back in so that the seeders serve from memory as before. False where the
+ * kernel does not allow it (not root): then nothing is dropped.
+ *
+ * Why: on the benchmark's VM (Firecracker, with free page reporting), a fresh page costs more
+ * the more memory the guest already holds. Touching 2 GiB of new memory cost 1.0-1.4 s of
+ * system time, and the next 2 GiB 2.6-3.0 s. With each run's download left in the page cache,
+ * clients that write through it slowed down run by run: aria2c's system time on a held 1 GiB
+ * swarm went 1.37, 1.51, 3.63, 4.15, 5.80 s over five runs, and stayed at 1.1-2.0 s with the
+ * cache dropped between runs. That was the "step change" in the middle of cases.
+ */
+let warnedPageCache = false;
+
+async function dropPageCache(swarm: Swarm): Promise<boolean> {
+  try {
+    await writeFile('/proc/sys/vm/drop_caches', '1');
+  } catch {
+    return false;
+  }
+  await readTree(path.join(swarm.sourceDir, swarm.contentName));
+  return true;
+}
+
+/** Reads every file under `p` (or `p` itself) to the end, 4 MiB at a time. */
+async function readTree(p: string): Promise<void> {
+  const entries = await readdir(p, { withFileTypes: true }).catch(() => null);
+  if (entries) {
+    for (const e of entries) await readTree(path.join(p, e.name));
+    return;
+  }
+  const file = await open(p, 'r');
+  try {
+    const chunk = Buffer.allocUnsafe(4 * 1024 * 1024);
+    while ((await file.read(chunk, 0, chunk.length, null)).bytesRead > 0);
+  } finally {
+    await file.close();
+  }
 }
 
 /** A process's CPU seconds so far, user + system, from /proc (throws once it is gone). */
@@ -546,6 +585,12 @@ async function main(): Promise<number> {
           for (const client of order) {
             const m = await measureOnce(client, swarm, work, run, run === 0);
             await writeBackEverything();
+            if (!(await dropPageCache(swarm)) && !warnedPageCache) {
+              warnedPageCache = true;
+              console.log(
+                '  (the page cache cannot be dropped between runs without root: later runs of a case may be slower for every client, see bench/swarm/README.md)',
+              );
+            }
             results.push(m);
             console.log(
               `  run ${run + 1} ${client.padEnd(12)} ${(m.wallMs / 1000).toFixed(2)} s  ${mbps(c.bytes, m.wallMs).toFixed(1)} MB/s`,
