@@ -4,7 +4,6 @@
 // thread's time with 2,000 small files, most of it in promise bookkeeping — and hashing run
 // beside the event loop that moves the peers' bytes, not on it.
 import { createHash } from 'node:crypto';
-import { getPriority, setPriority } from 'node:os';
 import { parentPort } from 'node:worker_threads';
 import type { DiskFailure, DiskReply, DiskRequest } from './disk-protocol';
 import { FileStorage } from './file-storage';
@@ -15,24 +14,6 @@ import { WriteCombiner } from './write-combiner';
 
 const port = parentPort;
 if (!port) throw new Error('disk-thread runs only as a worker thread');
-
-/**
- * Niceness of this thread: when the event loop that moves the peers' bytes and answers the
- * window wants a core too, it comes first. On the 2-core benchmark, shared with three seeders,
- * the 2,000-small-files download's event-loop delay p99 went from a median 18.7 ms (15.0–40.6)
- * to 14.7 (11.2–17.6) over 6 runs each, at the same speed; 1 GiB took 2 % longer and 6 % more
- * CPU (10 runs each). Linux only: there setpriority(2) on "this process" sets the calling
- * thread alone, while on macOS and Windows it would slow the whole app.
- */
-const DISK_THREAD_NICENESS = 5;
-if (process.platform === 'linux') {
-  try {
-    // Relative to what the process was started with (`nice tessera …` stays nicer still).
-    setPriority(Math.min(19, getPriority() + DISK_THREAD_NICENESS));
-  } catch {
-    // Not allowed here (a sandbox): the thread runs at the process's priority.
-  }
-}
 
 const storages = new Map<number, FileStorage>();
 /** Per storage: verified pieces held briefly to be written with their neighbours. */

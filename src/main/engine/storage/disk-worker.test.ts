@@ -1,6 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, readdir, readFile, rm, stat, writeFile, mkdir } from 'node:fs/promises';
-import { getPriority } from 'node:os';
+import { mkdtemp, readFile, rm, stat, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Worker } from 'node:worker_threads';
@@ -132,34 +131,6 @@ describe('DiskWorker', () => {
       await disk.destroy();
     }
   });
-
-  it.runIf(process.platform === 'linux')(
-    'runs the disk thread 5 nice levels below the thread that started it',
-    async () => {
-      const niceOfThreads = async () => {
-        const tasks = await readdir('/proc/self/task');
-        const nice = await Promise.all(
-          tasks.map(async (tid) => {
-            const stat = await readFile(`/proc/self/task/${tid}/stat`, 'utf8').catch(() => '');
-            // Fields after the command name, which is in parentheses and may hold spaces.
-            return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
-          }),
-        );
-        return nice.filter((n) => Number.isInteger(n));
-      };
-      const base = getPriority();
-      const before = await niceOfThreads();
-      const disk = newWorker();
-      try {
-        await disk.openStorage(layout('nice'), dir);
-        const after = await niceOfThreads();
-        const count = (list: number[]) => list.filter((n) => n === Math.min(19, base + 5)).length;
-        expect(count(after)).toBe(count(before) + 1);
-      } finally {
-        await disk.destroy();
-      }
-    },
-  );
 
   it('checks data already on disk where it is: good, damaged and missing pieces', async () => {
     const disk = newWorker();
