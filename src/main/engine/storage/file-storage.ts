@@ -179,8 +179,12 @@ export class FileStorage implements PieceStorage {
    * Whatever that write leaves undone goes piece by piece through writePiece.
    */
   async writePieces(first: number, pieces: readonly Buffer[]): Promise<void> {
+    // One joint write only when every piece may go direct into the same file.
     const key = pieces.length > 1 ? this.directRunKey(first, pieces[0]!) : null;
-    const fileIndex = pieces.every((p, i) => this.directRunKey(first + i, p) === key) ? key : null;
+    const fileIndex =
+      key !== null && pieces.every((p, i) => i === 0 || this.directRunKey(first + i, p) === key)
+        ? key
+        : null;
     let done = 0;
     if (fileIndex !== null) {
       const span = spansForRange(this.layout, first, 0, this.layout.pieceLength)[0]!;
