@@ -79,6 +79,13 @@ interface Measured {
   loopDelay?: { p50: number; p99: number; max: number };
   /** CPU seconds the swarm's seeders spent while this client downloaded (null if unreadable). */
   seedersCpuSec?: number | null;
+  /**
+   * CPU seconds the hypervisor took from this machine (all cores) during the run: /proc/stat's
+   * steal time. High steal slows every client; it says when a slow run is the host's doing.
+   */
+  stealSec?: number | null;
+  /** Which round of the case this was (every client runs once per round, back to back). */
+  round?: number;
 }
 
 function parseArgs(argv: string[]) {
@@ -179,6 +186,7 @@ async function measureOnce(
 ): Promise<Measured> {
   const out = path.join(work, `${client}-${run}`);
   const seedersBefore = await seedersCpuSec(swarm);
+  const stealBefore = await stealSec();
   let m: Measured;
   if (client === 'tessera')
     m = await runTessera(swarm.torrentPath, out, path.join(work, `resume-${run}`));
@@ -223,8 +231,11 @@ async function measureOnce(
     };
   }
   const seedersAfter = await seedersCpuSec(swarm);
+  const stealAfter = await stealSec();
   m.seedersCpuSec =
     seedersBefore === null || seedersAfter === null ? null : seedersAfter - seedersBefore;
+  m.stealSec = stealBefore === null || stealAfter === null ? null : stealAfter - stealBefore;
+  m.round = run;
   if (verify)
     await compareTrees(
       path.join(swarm.sourceDir, swarm.contentName),
@@ -325,6 +336,17 @@ async function seedersCpuSec(swarm: Swarm): Promise<number | null> {
     }
   }
   return total;
+}
+
+/** Steal time so far, all cores, in seconds (/proc/stat's eighth `cpu` field); null if unknown. */
+async function stealSec(): Promise<number | null> {
+  try {
+    const cpu = (await readFile('/proc/stat', 'utf8')).split('\n', 1)[0]!.trim().split(/\s+/);
+    const steal = Number(cpu[8]);
+    return Number.isFinite(steal) ? steal / 100 : null; // USER_HZ on Linux
+  } catch {
+    return null;
+  }
 }
 
 interface ProcessUsage {
@@ -484,7 +506,11 @@ function table(
   c: Case,
   results: Measured[],
   ceilingBytesPerSec: number,
-): { ratios: Record<string, number>; tessera: number | null } {
+): {
+  ratios: Record<string, number>;
+  tessera: number | null;
+  paired: ReturnType<typeof pairedRatios>;
+} {
   const byClient = new Map<string, Measured[]>();
   for (const r of results) byClient.set(r.client, [...(byClient.get(r.client) ?? []), r]);
   const medianRate = new Map<string, number>();
@@ -495,7 +521,7 @@ function table(
       '(CPU s/GiB: the whole process; transfer: from the torrent added to 100 %, medians)',
   );
   console.log(
-    `${'client'.padEnd(12)}${pad('wall med', 10)}${pad('min', 8)}${pad('max', 8)}${pad('MB/s', 9)}${pad('CPU s/GiB', 11)}${pad('transfer', 10)}${pad('RSS MB', 9)}${pad('loop p50/p99 ms', 18)}${pad('seeders CPU s', 15)}${pad('cores busy', 12)}`,
+    `${'client'.padEnd(12)}${pad('wall med', 10)}${pad('min', 8)}${pad('max', 8)}${pad('MB/s', 9)}${pad('CPU s/GiB', 11)}${pad('transfer', 10)}${pad('RSS MB', 9)}${pad('loop p50/p99 ms', 18)}${pad('seeders CPU s', 15)}${pad('cores busy', 12)}${pad('steal', 8)}`,
   );
   for (const [client, rs] of byClient) {
     const walls = rs.map((r) => r.wallMs / 1000);
@@ -512,11 +538,15 @@ function table(
     const busy = rs
       .filter((r) => r.cpuSec !== null && typeof r.seedersCpuSec === 'number')
       .map((r) => (r.cpuSec! + r.seedersCpuSec!) / (os.cpus().length * (r.wallMs / 1000)));
+    const steal = rs
+      .filter((r) => typeof r.stealSec === 'number')
+      .map((r) => r.stealSec! / (os.cpus().length * (r.wallMs / 1000)));
     console.log(
       `${client.padEnd(12)}${pad(median(walls).toFixed(2), 10)}${pad(Math.min(...walls).toFixed(2), 8)}${pad(Math.max(...walls).toFixed(2), 8)}${pad(medianRate.get(client)!.toFixed(1), 9)}` +
         `${pad(perGiB(cpu), 11)}${pad(perGiB(transferCpu), 10)}${pad(rss.length ? Math.max(...rss).toFixed(0) : 'n/a', 9)}` +
         `${pad(loop.length ? `${median(loop.map((l) => l!.p50)).toFixed(1)}/${Math.max(...loop.map((l) => l!.p99)).toFixed(1)}` : '', 18)}` +
-        `${pad(seeders.length ? median(seeders).toFixed(2) : 'n/a', 15)}${pad(busy.length ? `${(100 * median(busy)).toFixed(0)} %` : 'n/a', 12)}`,
+        `${pad(seeders.length ? median(seeders).toFixed(2) : 'n/a', 15)}${pad(busy.length ? `${(100 * median(busy)).toFixed(0)} %` : 'n/a', 12)}` +
+        `${pad(steal.length ? `${(100 * median(steal)).toFixed(0)} %` : 'n/a', 8)}`,
     );
   }
   const tessera = medianRate.get('tessera') ?? null;
@@ -532,7 +562,54 @@ function table(
         )}; ${((100 * tessera * 1e6) / ceilingBytesPerSec).toFixed(0)} % of the machine's ceiling (${(ceilingBytesPerSec / 1e6).toFixed(0)} MB/s, the lowest of the three)`,
     );
   }
-  return { ratios, tessera };
+  const paired = pairedRatios(results);
+  if (Object.keys(paired).length > 0)
+    console.log(
+      `Round by round (each client ran once per round, back to back), Tessera's speed ratio: ${Object.entries(
+        paired,
+      )
+        .map(([k, v]) => `${v.median.toFixed(2)}× ${k} (${v.min.toFixed(2)}–${v.max.toFixed(2)})`)
+        .join(', ')}`,
+    );
+  const seederCpuPerByte = results
+    .filter((r) => typeof r.seedersCpuSec === 'number' && r.seedersCpuSec > 0)
+    .map((r) => r.seedersCpuSec! / c.bytes);
+  if (seederCpuPerByte.length > 0) {
+    const perByte = median(seederCpuPerByte);
+    console.log(
+      `The seeders used ${(perByte * 2 ** 30).toFixed(2)} CPU s per GiB they served: on ${os.cpus().length} cores a downloader using no CPU at all could reach at most ${(os.cpus().length / perByte / 1e6).toFixed(0)} MB/s in this swarm.`,
+    );
+  }
+  return { ratios, tessera, paired };
+}
+
+/**
+ * Tessera's speed over each other client's within the same round, then the median over
+ * rounds. Clients in a round run minutes apart at most, so a host that slows down for a while
+ * (steal time) weighs on both sides of a ratio, where it skews a ratio of whole-case medians.
+ */
+function pairedRatios(
+  results: Measured[],
+): Record<string, { median: number; min: number; max: number }> {
+  const byRound = new Map<number, Map<string, number>>();
+  for (const r of results) {
+    if (r.round === undefined) continue;
+    const round = byRound.get(r.round) ?? new Map<string, number>();
+    round.set(r.client, r.wallMs);
+    byRound.set(r.round, round);
+  }
+  const ratios = new Map<string, number[]>();
+  for (const round of byRound.values()) {
+    const tessera = round.get('tessera');
+    if (tessera === undefined) continue;
+    for (const [client, wallMs] of round)
+      if (client !== 'tessera')
+        ratios.set(client, [...(ratios.get(client) ?? []), wallMs / tessera]);
+  }
+  const out: Record<string, { median: number; min: number; max: number }> = {};
+  for (const [client, xs] of ratios)
+    out[client] = { median: median(xs), min: Math.min(...xs), max: Math.max(...xs) };
+  return out;
 }
 
 async function main(): Promise<number> {
@@ -622,12 +699,17 @@ async function main(): Promise<number> {
           if (args.clients.some((client) => entry.startsWith(`${client}-`)))
             await rm(path.join(work, entry), { recursive: true, force: true });
       }
-      const { ratios } = table(
+      const { ratios, paired } = table(
         c,
         results,
         Math.min(ceilings.sha1, ceilings.write, ceilings.loopback),
       );
-      (report.cases as Record<string, unknown>)[c.name] = { bytes: c.bytes, results, ratios };
+      (report.cases as Record<string, unknown>)[c.name] = {
+        bytes: c.bytes,
+        results,
+        ratios,
+        pairedRatios: paired,
+      };
       if (args.ci && ratios.aria2c !== undefined && ratios.aria2c < 0.5) {
         console.error(
           `REGRESSION: Tessera is slower than half of aria2c on ${c.name} (${ratios.aria2c.toFixed(2)}×)`,
