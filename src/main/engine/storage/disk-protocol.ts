@@ -43,7 +43,14 @@ export type DiskRequest =
       expected: Uint8Array;
     }
   | {
-      op: 'anyFileExists' | 'flush' | 'fileStats' | 'close' | 'remove';
+      /** Sync what this storage wrote, and `files` (written by an earlier run in this boot). */
+      op: 'flush';
+      id: number;
+      storage: number;
+      files: number[];
+    }
+  | {
+      op: 'anyFileExists' | 'fileStats' | 'close' | 'remove';
       id: number;
       storage: number;
     };

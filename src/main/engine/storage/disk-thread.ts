@@ -94,7 +94,7 @@ async function handle(req: DiskRequest): Promise<void> {
         reply({ id: req.id, ok: true, value: await storageOf(req.storage).fileStats() });
         return;
       case 'flush':
-        await storageOf(req.storage).flush();
+        await storageOf(req.storage).flush(req.files);
         reply({ id: req.id, ok: true });
         return;
       case 'close':

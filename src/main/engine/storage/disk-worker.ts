@@ -308,8 +308,8 @@ export class WorkerStorage implements PieceStorage, ChunkSource {
     return 'value' in reply && reply.value === true;
   }
 
-  async flush(): Promise<void> {
-    await this.call({ op: 'flush', storage: this.id });
+  async flush(alsoFiles: readonly number[] = []): Promise<void> {
+    await this.call({ op: 'flush', storage: this.id, files: [...alsoFiles] });
   }
 
   async fileStats(): Promise<ResumeData['files']> {

@@ -234,7 +234,7 @@ describe('FileStorage', () => {
 
   it('flush syncs files whose handles were closed to stay under the open-file limit', async () => {
     // 200 files of two 4 KiB pieces; only the first piece of each is written, so no file is
-    // finished and 136 of the handles are evicted (and synced in the background) before flush.
+    // finished and 136 of the handles are evicted (closed, not synced) before flush.
     const layout = filesLayout('s', 200, 8192, 4096);
     await countSyncs(async (synced) => {
       const storage = await FileStorage.open(layout, path.join(dir, 'synced'), {
@@ -243,6 +243,28 @@ describe('FileStorage', () => {
       for (let i = 0; i < 200; i++) await storage.writePiece(i * 2, Buffer.alloc(4096, i));
       await storage.flush();
       expect(synced.size).toBe(200);
+      await storage.close();
+    });
+  });
+
+  it('finishing, evicting or closing a file never syncs it; flush syncs it, and files named to it', async () => {
+    // 6 files of one 4 KiB piece each, 2 handles: files finish (and close) as they are written.
+    const layout = filesLayout('n', 6, 4096, 4096);
+    const folder = path.join(dir, 'nosync');
+    await countSyncs(async (synced) => {
+      const storage = await FileStorage.open(layout, folder, { maxOpenFiles: 2 });
+      for (let i = 0; i < 4; i++) await storage.writePiece(i, Buffer.alloc(4096, i));
+      await storage.close();
+      expect(synced.size).toBe(0);
+    });
+    // A later storage (a restart in the same boot) syncs what it is told the earlier one left.
+    await countSyncs(async (synced) => {
+      const storage = await FileStorage.open(layout, folder, { maxOpenFiles: 2 });
+      await storage.writePiece(4, Buffer.alloc(4096, 4));
+      await storage.flush([1, 2, 5]); // n5.bin was never written: nothing to sync
+      expect([...synced.keys()].sort()).toEqual(['n1.bin', 'n2.bin', 'n4.bin']);
+      await storage.flush();
+      expect([...synced.values()]).toEqual([1, 1, 1]);
       await storage.close();
     });
   });
@@ -362,7 +384,7 @@ describe('FileStorage', () => {
     expect(await readdir(path.join(dir, 'padded'))).toEqual(['a.bin', 'b.bin']);
   });
 
-  it('a file whose pieces are all written is synced and closed at once, before any flush', async () => {
+  it('a file whose pieces are all written is closed at once; the next flush syncs each once', async () => {
     const layout = filesLayout('done', 50, 8192, 4096);
     const folder = path.join(dir, 'finished');
     await countSyncs(async (synced) => {
@@ -374,6 +396,8 @@ describe('FileStorage', () => {
       while ((await openUnder(folder)) > 0 && Date.now() < deadline)
         await new Promise((r) => setTimeout(r, 20));
       expect(await openUnder(folder)).toBe(0);
+      expect(synced.size).toBe(0);
+      await storage.flush();
       expect(synced.size).toBe(50);
       expect([...synced.values()].every((n) => n === 1)).toBe(true);
       await storage.close();

@@ -28,6 +28,9 @@ const saved: ResumeData = {
   infoHash: id,
   pieceCount: 4,
   have: Uint8Array.from([0b1011_0000]),
+  // Piece 2 was still only in the page cache when saved.
+  unsynced: Uint8Array.from([0b0010_0000]),
+  boot: { id: 'boot-1', timeMs: 1_700_000_000_000 },
   files: [
     { size: 8, mtimeMs: 100 },
     { size: 8, mtimeMs: 200 },
@@ -63,17 +66,55 @@ describe('resume data', () => {
   });
 
   it('trusts pieces of unchanged files and rechecks the pieces of changed ones', () => {
-    const unchanged = planResume(layout, 4, saved, saved.files);
+    const unchanged = planResume(layout, 4, saved, saved.files, { sameBoot: true });
     expect([...unchanged.trusted]).toEqual([0b1011_0000]);
     expect(unchanged.recheck).toEqual([]);
-    const bChanged = planResume(layout, 4, saved, [saved.files[0]!, { size: 8, mtimeMs: 999 }]);
+    const bChanged = planResume(layout, 4, saved, [saved.files[0]!, { size: 8, mtimeMs: 999 }], {
+      sameBoot: true,
+    });
     expect([...bChanged.trusted]).toEqual([0b1000_0000]);
     expect(bChanged.recheck).toEqual([2, 3]);
   });
 
   it('never trusts a piece whose file is gone', () => {
-    const aGone = planResume(layout, 4, saved, [null, saved.files[1]!]);
+    const aGone = planResume(layout, 4, saved, [null, saved.files[1]!], { sameBoot: true });
     expect([...aGone.trusted]).toEqual([0b0011_0000]);
     expect(aGone.recheck).toEqual([]);
+  });
+
+  it('after the machine restarted, hashes again the pieces that were not synced when saved', () => {
+    const rebooted = planResume(layout, 4, saved, saved.files, { sameBoot: false });
+    expect([...rebooted.trusted]).toEqual([0b1001_0000]);
+    expect(rebooted.recheck).toEqual([2]);
+  });
+
+  it('reads files from before unsynced pieces were recorded as all synced', async () => {
+    const file = path.join(dir, 'old.json');
+    const { unsynced: _unsynced, boot: _boot, ...old } = saved;
+    await writeFile(
+      file,
+      JSON.stringify({ ...old, have: Buffer.from(old.have).toString('base64') }),
+    );
+    const loaded = await loadResumeData(file, { infoHash: id, pieceCount: 4, fileCount: 2 });
+    expect(loaded).toMatchObject({ unsynced: new Uint8Array(1), boot: null });
+    expect(planResume(layout, 4, loaded!, saved.files, { sameBoot: false }).recheck).toEqual([]);
+  });
+
+  it('ignores a file whose unsynced pieces or boot are malformed', async () => {
+    const file = path.join(dir, 'malformed.json');
+    const json = JSON.parse(JSON.stringify({ ...saved, have: 'sA==', unsynced: 'IA==' })) as object;
+    for (const bad of [
+      { unsynced: 'AAAA' },
+      { unsynced: 7 },
+      { boot: { id: 3, timeMs: 1 } },
+      { boot: 'x' },
+    ]) {
+      await writeFile(file, JSON.stringify({ ...json, ...bad }));
+      expect(await loadResumeData(file, { infoHash: id, pieceCount: 4, fileCount: 2 })).toBeNull();
+    }
+    await writeFile(file, JSON.stringify(json));
+    expect(await loadResumeData(file, { infoHash: id, pieceCount: 4, fileCount: 2 })).toEqual(
+      saved,
+    );
   });
 });

@@ -1,6 +1,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { writeFileAtomic } from '../util/atomic-write';
 import { bitfieldLength } from '../picker/bitfield';
+import type { BootIdentity } from '../util/boot-identity';
 import { spansForRange, type StorageLayout } from './piece-layout';
 
 /**
@@ -15,6 +16,15 @@ export interface ResumeData {
   pieceCount: number;
   /** Verified pieces, MSB-first bitfield. */
   have: Uint8Array;
+  /**
+   * Pieces of `have` whose bytes were written but not yet synced to disk when this was saved
+   * (MSB-first bitfield). They are in the page cache: trusted within the same boot, hashed
+   * again after the machine restarted (see boot-identity.ts). Files saved before this field
+   * existed synced everything first: none.
+   */
+  unsynced: Uint8Array;
+  /** The boot this was saved in; null in files from before it was recorded. */
+  boot: BootIdentity | null;
   /** Per file of the torrent: null when it did not exist. */
   files: ({ size: number; mtimeMs: number } | null)[];
   savedAt: number;
@@ -25,6 +35,8 @@ interface ResumeJson {
   infoHash: string;
   pieceCount: number;
   have: string;
+  unsynced?: string;
+  boot?: BootIdentity | null;
   files: ({ size: number; mtimeMs: number } | null)[];
   savedAt: number;
 }
@@ -44,7 +56,11 @@ export async function statFiles(paths: readonly string[]): Promise<ResumeData['f
 }
 
 export async function saveResumeData(file: string, data: ResumeData): Promise<void> {
-  const json: ResumeJson = { ...data, have: Buffer.from(data.have).toString('base64') };
+  const json: ResumeJson = {
+    ...data,
+    have: Buffer.from(data.have).toString('base64'),
+    unsynced: Buffer.from(data.unsynced).toString('base64'),
+  };
   await writeFileAtomic(file, JSON.stringify(json));
 }
 
@@ -70,6 +86,15 @@ export async function loadResumeData(
     return null;
   const have = Buffer.from(r.have, 'base64');
   if (have.length !== bitfieldLength(expect.pieceCount)) return null;
+  let unsynced = new Uint8Array(have.length);
+  if (r.unsynced !== undefined) {
+    if (typeof r.unsynced !== 'string') return null;
+    const bits = Buffer.from(r.unsynced, 'base64');
+    if (bits.length !== have.length) return null;
+    unsynced = new Uint8Array(bits);
+  }
+  const boot = parseBoot(r.boot);
+  if (boot === undefined) return null;
   for (const f of r.files) {
     if (f === null) continue;
     if (
@@ -85,20 +110,34 @@ export async function loadResumeData(
     infoHash: r.infoHash,
     pieceCount: r.pieceCount,
     have: new Uint8Array(have),
+    unsynced,
+    boot,
     files: r.files,
     savedAt: Number(r.savedAt) || 0,
   };
 }
 
+/** The saved boot; null when absent; undefined when malformed (the whole file is then ignored). */
+function parseBoot(raw: unknown): BootIdentity | null | undefined {
+  if (raw === undefined || raw === null) return null;
+  if (typeof raw !== 'object') return undefined;
+  const { id, timeMs } = raw as Partial<BootIdentity>;
+  if ((id !== null && typeof id !== 'string') || typeof timeMs !== 'number') return undefined;
+  if (!Number.isFinite(timeMs)) return undefined;
+  return { id, timeMs };
+}
+
 /**
  * Splits the pieces into those the resume data vouches for (every file they touch is unchanged
- * since it was saved) and those that must be hashed again.
+ * since it was saved, and the piece was synced to disk or the machine has not restarted since)
+ * and those that must be hashed again.
  */
 export function planResume(
   layout: StorageLayout,
   pieceCount: number,
   saved: ResumeData,
   now: ResumeData['files'],
+  opts: { sameBoot: boolean },
 ): { trusted: Uint8Array; recheck: number[] } {
   const changed = layout.files.map((f, i) => {
     if (f.padding || f.length === 0) return false;
@@ -118,7 +157,10 @@ export function planResume(
       (s) => s.padding || now[s.fileIndex] !== null,
     );
     if (!filesExist) continue;
-    if (touchesChanged) recheck.push(index);
+    // Only in the page cache when saved, and the machine restarted since: it may be gone.
+    const lostWithCache =
+      !opts.sameBoot && ((saved.unsynced[index >> 3] ?? 0) & (0x80 >> (index & 7))) !== 0;
+    if (touchesChanged || (savedHave && lostWithCache)) recheck.push(index);
     else if (savedHave) trusted[index >> 3]! |= 0x80 >> (index & 7);
   }
   return { trusted, recheck };

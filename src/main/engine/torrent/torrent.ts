@@ -20,11 +20,12 @@ import { parseMetainfo, type Metainfo } from '../metainfo/metainfo';
 import { countBits, hasBit } from '../picker/bitfield';
 import { checkExistingPieces } from '../storage/check-existing';
 import { loadResumeData, planResume, saveResumeData } from '../storage/resume-data';
+import { currentBoot, sameBoot } from '../util/boot-identity';
 import { debugLog } from '../util/debug-log';
 import { FileStorage, type PieceStorage } from '../storage/file-storage';
 import { DiskWorkerStopped, type DiskWorker } from '../storage/disk-worker';
 import { HashingStopped, verifyPiece, type HashPool } from '../storage/hash-pool';
-import { piecesOfFile } from '../storage/piece-layout';
+import { piecesOfFile, spansForRange } from '../storage/piece-layout';
 import { Announcer } from '../tracker/announcer';
 import { RateMeter } from '../util/rate-meter';
 import { BlockScheduler, type CompletedPiece } from './block-scheduler';
@@ -79,6 +80,13 @@ const LOW_PEER_COUNT = 5;
 /** Resume data is saved this often (in ticks) while pieces keep arriving, and on pause and quit. */
 const RESUME_SAVE_EVERY_TICKS = 5;
 /**
+ * A resume save syncs the files first only once the oldest unsynced piece is this old. Linux
+ * writes dirty pages back after 30 s by itself, so by then fdatasync has little left to do;
+ * syncing each file as it finished cost 0.5 of 3.7 CPU seconds on the 2,000-file benchmark.
+ * Until then resume data marks those pieces unsynced (trusted only within the same boot).
+ */
+const SYNC_AFTER_MS = 30_000;
+/**
  * What we tell trackers is left while the size is unknown (magnet without metadata): not 0,
  * which would make us a seed that trackers give no seeds to.
  */
@@ -125,6 +133,13 @@ export class Torrent extends EventEmitter<TorrentEvents> {
   private savingResume = false;
   /** The last resume-data save asked for (see saveResume). */
   private resumeSaves: Promise<void> = Promise.resolve();
+  /**
+   * Verified pieces not yet synced to disk, with when they were written (oldest first): in the
+   * page cache, safe from a crash of this process but not of the machine.
+   */
+  private readonly unsyncedPieces = new Map<number, number>();
+  /** Files holding unsynced pieces written by an earlier run in this boot: the next sync's too. */
+  private inheritedUnsyncedFiles: number[] = [];
   /** The next check ignores resume data ("Verify data"). */
   private forceFullCheck = false;
   private dhtLookupAt: number | null = null;
@@ -317,7 +332,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     swarm.tick();
     if (
       ++this.ticks % RESUME_SAVE_EVERY_TICKS === 0 &&
-      scheduler.haveCount !== this.savedHaveCount &&
+      (scheduler.haveCount !== this.savedHaveCount || this.syncDue()) &&
       !this.savingResume
     ) {
       this.savingResume = true;
@@ -432,7 +447,10 @@ export class Torrent extends EventEmitter<TorrentEvents> {
         fileCount: m.files.length,
       });
       if (saved) {
-        const plan = planResume(m, m.pieceCount, saved, await storage.fileStats());
+        const plan = planResume(m, m.pieceCount, saved, await storage.fileStats(), {
+          sameBoot: saved.boot !== null && sameBoot(saved.boot, currentBoot()),
+        });
+        this.inheritUnsynced(m, saved.unsynced, plan.trusted, saved.savedAt);
         debugLog(
           'resume',
           `${m.name}: resume data trusts ${countBits(plan.trusted)} pieces, rechecking ${plan.recheck.length}`,
@@ -473,12 +491,25 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     if (!resumeFile || !storage?.fileStats || !this.checked || !content) return;
     const haveCount = content.scheduler.haveCount;
     try {
-      await storage.flush?.();
+      if (this.syncDue() && storage.flush) {
+        // Pieces verified from here on may miss this sync: they stay unsynced.
+        const covered = [...this.unsyncedPieces.keys()];
+        const inherited = this.inheritedUnsyncedFiles;
+        await storage.flush(inherited);
+        for (const index of covered) this.unsyncedPieces.delete(index);
+        if (this.inheritedUnsyncedFiles === inherited) this.inheritedUnsyncedFiles = [];
+      }
+      const have = content.scheduler.have.slice();
+      const unsynced = new Uint8Array(have.length);
+      for (const index of this.unsyncedPieces.keys())
+        if (hasBit(have, index)) unsynced[index >> 3]! |= 0x80 >> (index & 7);
       await saveResumeData(resumeFile, {
         version: 1,
         infoHash: this.id,
         pieceCount: content.metainfo.pieceCount,
-        have: content.scheduler.have.slice(),
+        have,
+        unsynced,
+        boot: currentBoot(),
         files: await storage.fileStats(),
         savedAt: Date.now(),
       });
@@ -489,6 +520,34 @@ export class Torrent extends EventEmitter<TorrentEvents> {
         `${content.metainfo.name}: could not save resume data: ${(err as Error).message}`,
       );
     }
+  }
+
+  /** Whether the oldest unsynced piece has waited long enough for a sync to be cheap. */
+  private syncDue(): boolean {
+    for (const writtenAt of this.unsyncedPieces.values())
+      return Date.now() - writtenAt >= SYNC_AFTER_MS;
+    return false;
+  }
+
+  /**
+   * Pieces that resume data trusts though they were unsynced when saved (this boot, by an
+   * earlier run): still unsynced, and their files are synced with the next sync.
+   */
+  private inheritUnsynced(
+    m: Metainfo,
+    unsynced: Uint8Array,
+    trusted: Uint8Array,
+    savedAt: number,
+  ): void {
+    const files = new Set<number>();
+    for (let index = 0; index < m.pieceCount; index++) {
+      if (!hasBit(unsynced, index) || !hasBit(trusted, index)) continue;
+      if (!this.unsyncedPieces.has(index)) this.unsyncedPieces.set(index, savedAt);
+      const size = Math.min(m.pieceLength, m.totalLength - index * m.pieceLength);
+      for (const span of spansForRange(m, index, 0, size))
+        if (!span.padding) files.add(span.fileIndex);
+    }
+    this.inheritedUnsyncedFiles = [...new Set([...this.inheritedUnsyncedFiles, ...files])];
   }
 
   async resume(): Promise<void> {
@@ -722,6 +781,8 @@ export class Torrent extends EventEmitter<TorrentEvents> {
       return;
     }
     scheduler.onPieceVerified(piece.index);
+    this.unsyncedPieces.delete(piece.index); // Map order: oldest first
+    this.unsyncedPieces.set(piece.index, Date.now());
     this.doneBytes += data.length;
     this.emit('piece', piece.index);
     if (generation !== this.generation) return;
