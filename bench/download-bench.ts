@@ -247,9 +247,10 @@ async function measureOnce(
 }
 
 /**
- * Writes every dirty page to disk before the next download starts. aria2c and qBittorrent leave
- * what they wrote in the page cache (Tessera syncs its files); without this its write-back ran
- * during the next client's download and counted in that client's figures.
+ * Writes every dirty page to disk before the next download starts. Every client leaves what it
+ * wrote in the last seconds to the kernel (Tessera syncs files only once their data is 30 s
+ * old); without this its write-back ran during the next client's download and counted in that
+ * client's figures.
  */
 function writeBackEverything(): Promise<void> {
   return new Promise((resolve, reject) => {
