@@ -199,6 +199,57 @@ describe('resume data', () => {
   });
 });
 
+describe('resume data after the machine restarted', () => {
+  it('hashes again the pieces saved unsynced, and only those', async () => {
+    const { open, stat: statFile, utimes, writeFile } = await import('node:fs/promises');
+    const fx = makeFixture({ name: 'boot.bin', files: { single: 2_000_000 }, pieceLength: 65_536 });
+    const seedSession = await session('seed');
+    await fx.writeTo(path.join(dir, 'seed'));
+    await done(await seedSession.addTorrent(fx.torrent));
+
+    const stateDir = path.join(dir, 'state');
+    const first = await session('leech', stateDir);
+    const leech = await first.addTorrent(fx.torrent);
+    leech.addPeers([{ ip: '127.0.0.1', port: seedSession.port }]);
+    await done(leech);
+    await first.close();
+    sessions.splice(sessions.indexOf(first), 1);
+    const pieceCount = leech.summary().pieceCount;
+
+    // Written seconds ago, so nothing was synced yet: every piece is marked unsynced.
+    const resumeFile = path.join(stateDir, 'resume', `${leech.id}.resume.json`);
+    const saved = JSON.parse(await readFile(resumeFile, 'utf8')) as {
+      unsynced: string;
+      boot: { id: string | null; timeMs: number };
+    };
+    const unsyncedCount = [...Buffer.from(saved.unsynced, 'base64')]
+      .map((byte) => byte.toString(2).replace(/0/g, '').length)
+      .reduce((a, b) => a + b, 0);
+    expect(unsyncedCount).toBe(pieceCount);
+    // Pretend the machine rebooted (another boot id), and that the power cut lost piece 3's
+    // bytes while the file kept its size and time.
+    saved.boot = { id: 'another-boot', timeMs: saved.boot.timeMs - 3_600_000 };
+    await writeFile(resumeFile, JSON.stringify(saved));
+    const file = path.join(dir, 'leech', 'boot.bin');
+    const { mtime, atime } = await statFile(file);
+    const fh = await open(file, 'r+');
+    await fh.write(Buffer.alloc(65_536), 0, 65_536, 3 * 65_536);
+    await fh.close();
+    await utimes(file, atime, mtime);
+
+    const second = await session('leech', stateDir);
+    const restored = second.getTorrent(leech.id)!;
+    if (restored.state === 'checking')
+      await new Promise((resolve) => restored.once('state', resolve));
+    // The same boot would have trusted every piece (see above); this one found the lost piece.
+    expect(restored.pieceStates()[3]).not.toBe(2);
+    expect(restored.summary().piecesDone).toBe(pieceCount - 1);
+    restored.addPeers([{ ip: '127.0.0.1', port: seedSession.port }]);
+    await done(restored);
+    expect((await readFile(file)).equals(fx.content)).toBe(true);
+  });
+});
+
 describe('verify data', () => {
   it('re-hashes everything on request and drops only the piece that no longer matches', async () => {
     const { open } = await import('node:fs/promises');
