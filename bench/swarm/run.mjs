@@ -5,6 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { diskThreadDefine } from '../../scripts/disk-thread-source.mjs';
 
 const [name, ...args] = process.argv.slice(2);
 if (!name) {
@@ -26,6 +27,8 @@ try {
     packages: 'external',
     outfile,
     logLevel: 'warning',
+    // Scripts that run the engine in-process (warm-engine) start its disk worker from this.
+    define: diskThreadDefine(),
   });
   const r = spawnSync(process.execPath, [outfile, ...args], { stdio: 'inherit' });
   process.exitCode = r.status ?? 1;
