@@ -75,6 +75,11 @@ interface Measured {
    * that has such a moment (not aria2c, which starts downloading as it starts).
    */
   transferCpuSec: number | null;
+  /**
+   * Wall time from the torrent being added to 100 %: Tessera's `added` and `done` lines,
+   * qBittorrent's add request and finish hook (its wallMs too). Null for aria2c.
+   */
+  transferMs: number | null;
   peakRssMb: number | null;
   loopDelay?: { p50: number; p99: number; max: number };
   /** CPU seconds the swarm's seeders spent while this client downloaded (null if unreadable). */
@@ -170,6 +175,7 @@ function runTessera(torrent: string, out: string, resumeDir: string): Promise<Me
         cpuSec: t ? Number(t[2]) + Number(t[3]) : null,
         transferCpuSec:
           addedAt !== null && doneAt !== null ? usage.cpuBetween(addedAt, doneAt) : null,
+        transferMs: addedAt !== null && doneAt !== null ? doneAt - addedAt : null,
         peakRssMb: t ? Number(t[4]) / 1024 : null,
         loopDelay: done.eventLoopDelayMs,
       });
@@ -203,6 +209,7 @@ async function measureOnce(
       wallMs: r.wallMs,
       cpuSec: r.cpuSec ?? null,
       transferCpuSec: null,
+      transferMs: null,
       peakRssMb: r.peakRssKb ? r.peakRssKb / 1024 : null,
     };
   } else {
@@ -227,6 +234,7 @@ async function measureOnce(
       wallMs: r.wallMs,
       cpuSec: usage.lastCpuSec,
       transferCpuSec: usage.cpuBetween(r.addedAt, r.doneAt),
+      transferMs: r.doneAt - r.addedAt,
       peakRssMb: usage.peakRssKb === null ? null : usage.peakRssKb / 1024,
     };
   }
@@ -522,10 +530,11 @@ function table(
       '(CPU s/GiB: the whole process; transfer: from the torrent added to 100 %, medians)',
   );
   console.log(
-    `${'client'.padEnd(12)}${pad('wall med', 10)}${pad('min', 8)}${pad('max', 8)}${pad('MB/s', 9)}${pad('CPU s/GiB', 11)}${pad('transfer', 10)}${pad('RSS MB', 9)}${pad('loop p50/p99 ms', 18)}${pad('seeders CPU s', 15)}${pad('cores busy', 12)}${pad('steal', 8)}`,
+    `${'client'.padEnd(12)}${pad('wall med', 10)}${pad('min', 8)}${pad('max', 8)}${pad('add→done', 10)}${pad('MB/s', 9)}${pad('CPU s/GiB', 11)}${pad('transfer', 10)}${pad('RSS MB', 9)}${pad('loop p50/p99 ms', 18)}${pad('seeders CPU s', 15)}${pad('cores busy', 12)}${pad('steal', 8)}`,
   );
   for (const [client, rs] of byClient) {
     const walls = rs.map((r) => r.wallMs / 1000);
+    const transfers = rs.map((r) => r.transferMs).filter((x): x is number => x !== null);
     const cpu = rs.map((r) => r.cpuSec).filter((x): x is number => x !== null);
     const transferCpu = rs.map((r) => r.transferCpuSec).filter((x): x is number => x !== null);
     const perGiB = (xs: number[]) =>
@@ -543,7 +552,8 @@ function table(
       .filter((r) => typeof r.stealSec === 'number')
       .map((r) => r.stealSec! / (os.cpus().length * (r.wallMs / 1000)));
     console.log(
-      `${client.padEnd(12)}${pad(median(walls).toFixed(2), 10)}${pad(Math.min(...walls).toFixed(2), 8)}${pad(Math.max(...walls).toFixed(2), 8)}${pad(medianRate.get(client)!.toFixed(1), 9)}` +
+      `${client.padEnd(12)}${pad(median(walls).toFixed(2), 10)}${pad(Math.min(...walls).toFixed(2), 8)}${pad(Math.max(...walls).toFixed(2), 8)}` +
+        `${pad(transfers.length ? (median(transfers) / 1000).toFixed(2) : 'n/a', 10)}${pad(medianRate.get(client)!.toFixed(1), 9)}` +
         `${pad(perGiB(cpu), 11)}${pad(perGiB(transferCpu), 10)}${pad(rss.length ? Math.max(...rss).toFixed(0) : 'n/a', 9)}` +
         `${pad(loop.length ? `${median(loop.map((l) => l!.p50)).toFixed(1)}/${Math.max(...loop.map((l) => l!.p99)).toFixed(1)}` : '', 18)}` +
         `${pad(seeders.length ? median(seeders).toFixed(2) : 'n/a', 15)}${pad(busy.length ? `${(100 * median(busy)).toFixed(0)} %` : 'n/a', 12)}` +
@@ -562,6 +572,22 @@ function table(
           ', ',
         )}; ${((100 * tessera * 1e6) / ceilingBytesPerSec).toFixed(0)} % of the machine's ceiling (${(ceilingBytesPerSec / 1e6).toFixed(0)} MB/s, the lowest of the three)`,
     );
+  }
+  const transferOf = (client: string) => {
+    const ms = (byClient.get(client) ?? [])
+      .map((r) => r.transferMs)
+      .filter((x): x is number => x !== null);
+    return ms.length ? median(ms) : null;
+  };
+  const tesseraTransfer = transferOf('tessera');
+  if (tesseraTransfer !== null) {
+    const others = [...byClient.keys()]
+      .filter((client) => client !== 'tessera' && transferOf(client) !== null)
+      .map((client) => `${(transferOf(client)! / tesseraTransfer).toFixed(2)}× ${client}`);
+    if (others.length > 0)
+      console.log(
+        `From the torrent added to 100 % (start-up and shutdown left out on both sides): Tessera ${others.join(', ')}`,
+      );
   }
   const paired = pairedRatios(results);
   if (Object.keys(paired).length > 0)
