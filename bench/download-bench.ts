@@ -6,7 +6,7 @@
 //   npm run bench -- --quick            # one small case
 //   npm run bench -- --cases single-256M-256K --runs 5
 //   npm run bench:ci                    # 64 MiB, 2 runs; fails only on a gross regression
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { constants, existsSync } from 'node:fs';
 import { mkdir, open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -103,7 +103,7 @@ function parseArgs(argv: string[]) {
     ci: argv.includes('--ci'),
     runs: Number(get('--runs') ?? (argv.includes('--ci') ? 2 : 3)),
     cases: get('--cases')?.split(','),
-    clients: (get('--clients') ?? 'tessera,aria2c,qbittorrent').split(','),
+    clients: (get('--clients') ?? 'tessera,tessera-warm,aria2c,qbittorrent').split(','),
   };
 }
 
@@ -189,6 +189,7 @@ async function measureOnce(
   work: string,
   run: number,
   verify: boolean,
+  warm: WarmEngine | null,
 ): Promise<Measured> {
   const out = path.join(work, `${client}-${run}`);
   const seedersBefore = await seedersCpuSec(swarm);
@@ -196,7 +197,10 @@ async function measureOnce(
   let m: Measured;
   if (client === 'tessera')
     m = await runTessera(swarm.torrentPath, out, path.join(work, `resume-${run}`));
-  else if (client === 'aria2c') {
+  else if (client === 'tessera-warm') {
+    if (!warm) throw new Error('tessera-warm: no warm engine');
+    m = await warm.measure(swarm.torrentPath, out);
+  } else if (client === 'aria2c') {
     const r = await aria2Download({
       torrent: swarm.torrentPath,
       outDir: out,
@@ -430,6 +434,108 @@ async function pidByCommandLine(parts: string[]): Promise<number | null> {
   return null;
 }
 
+/**
+ * The `tessera-warm` client: one engine process for the whole case (bench/warm-engine.ts in
+ * `--serve` mode), as the app and `tessera serve` run it, warmed up by one download of the
+ * case's torrent before the timed runs (that data deleted and the page cache dropped after).
+ * It shows the engine once V8 has compiled its hot code; `tessera` pays that in every run.
+ */
+class WarmEngine {
+  private readonly lines: string[] = [];
+  private waiting: ((line: string) => void) | null = null;
+  private buffered = '';
+
+  private constructor(
+    private readonly child: ChildProcess,
+    private readonly pid: number,
+  ) {
+    child.stdout!.on('data', (chunk: Buffer) => {
+      this.buffered += chunk;
+      let nl: number;
+      while ((nl = this.buffered.indexOf('\n')) >= 0) {
+        const line = this.buffered.slice(0, nl);
+        this.buffered = this.buffered.slice(nl + 1);
+        if (this.waiting) {
+          const wake = this.waiting;
+          this.waiting = null;
+          wake(line);
+        } else this.lines.push(line);
+      }
+    });
+  }
+
+  static async start(work: string, swarm: Swarm): Promise<WarmEngine> {
+    // run.mjs bundles the script and runs it as its child, with our pipes.
+    const child = spawn(
+      process.execPath,
+      [path.join(root, 'bench/swarm/run.mjs'), '../warm-engine', '--serve', work, allocateHost()],
+      { stdio: ['pipe', 'pipe', 'inherit'], env: tesseraEnv() },
+    );
+    // The bundle's node process (run.mjs's own command line names the script too, not the
+    // bundle in node_modules/.cache).
+    let pid: number | null = null;
+    for (let i = 0; i < 300 && pid === null; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      pid = await pidByCommandLine(['tessera-bench-', '_warm-engine.mjs', '--serve', work]);
+    }
+    if (pid === null) throw new Error('warm engine did not start');
+    const engine = new WarmEngine(child, pid);
+    const warmUp = path.join(work, 'tessera-warm-up');
+    await engine.measure(swarm.torrentPath, warmUp);
+    await rm(warmUp, { recursive: true, force: true });
+    await writeBackEverything();
+    await dropPageCache(swarm);
+    return engine;
+  }
+
+  async measure(torrent: string, out: string): Promise<Measured> {
+    const watch = watchProcess(async () => this.pid);
+    // /proc samples (every 20 ms) before the start and after the end, to interpolate between.
+    const settle = () => new Promise((r) => setTimeout(r, 60));
+    await settle();
+    const started = Date.now();
+    this.child.stdin!.write(`${JSON.stringify({ torrent, out })}\n`);
+    const added = JSON.parse(await this.nextLine()) as { event: string };
+    const addedAt = Date.now();
+    const done = JSON.parse(await this.nextLine()) as {
+      event: string;
+      eventLoopDelayMs?: Measured['loopDelay'];
+    };
+    const doneAt = Date.now();
+    await settle();
+    const usage = watch.stop();
+    if (added.event !== 'added' || done.event !== 'done')
+      throw new Error(`warm engine: ${added.event}, ${done.event}`);
+    return {
+      client: 'tessera-warm',
+      wallMs: doneAt - started,
+      cpuSec: usage.cpuBetween(started, doneAt),
+      transferCpuSec: usage.cpuBetween(addedAt, doneAt),
+      transferMs: doneAt - addedAt,
+      peakRssMb: usage.peakRssKb === null ? null : usage.peakRssKb / 1024,
+      loopDelay: done.eventLoopDelayMs,
+    };
+  }
+
+  private nextLine(): Promise<string> {
+    const line = this.lines.shift();
+    if (line !== undefined) return Promise.resolve(line);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('warm engine: no reply in 600 s')), 600_000);
+      this.waiting = (l) => {
+        clearTimeout(timer);
+        resolve(l);
+      };
+    });
+  }
+
+  async stop(): Promise<void> {
+    const exited = new Promise((r) => this.child.once('exit', r));
+    this.child.stdin!.end();
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
+  }
+}
+
 /** The (first) child of a process: what /usr/bin/time runs. */
 async function childPidOf(pid: number): Promise<number | null> {
   const children = await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8').catch(() => '');
@@ -598,6 +704,27 @@ function table(
         .map(([k, v]) => `${v.median.toFixed(2)}× ${k} (${v.min.toFixed(2)}–${v.max.toFixed(2)})`)
         .join(', ')}`,
     );
+  const warmRate = medianRate.get('tessera-warm');
+  if (warmRate !== undefined) {
+    const references = [...medianRate].filter(([client]) => !client.startsWith('tessera'));
+    const warmPaired = pairedRatios(results, 'tessera-warm');
+    const warmTransfer = transferOf('tessera-warm');
+    console.log(
+      `The warm engine (one process for the whole case, warmed up by one download first): ${references
+        .map(([client, rate]) => {
+          const paired = warmPaired[client];
+          const theirs = transferOf(client);
+          return (
+            `${(warmRate / rate).toFixed(2)}× ${client}` +
+            (paired ? ` (round by round ${paired.median.toFixed(2)}×` : ' (') +
+            (theirs !== null && warmTransfer !== null
+              ? `, added to 100 % ${(theirs / warmTransfer).toFixed(2)}×)`
+              : ')')
+          );
+        })
+        .join(', ')}`,
+    );
+  }
   const seederCpuPerByte = results
     .filter((r) => typeof r.seedersCpuSec === 'number' && r.seedersCpuSec > 0)
     .map((r) => r.seedersCpuSec! / c.bytes);
@@ -617,6 +744,7 @@ function table(
  */
 function pairedRatios(
   results: Measured[],
+  subject = 'tessera',
 ): Record<string, { median: number; min: number; max: number }> {
   const byRound = new Map<number, Map<string, number>>();
   for (const r of results) {
@@ -627,11 +755,10 @@ function pairedRatios(
   }
   const ratios = new Map<string, number[]>();
   for (const round of byRound.values()) {
-    const tessera = round.get('tessera');
-    if (tessera === undefined) continue;
+    const own = round.get(subject);
+    if (own === undefined) continue;
     for (const [client, wallMs] of round)
-      if (client !== 'tessera')
-        ratios.set(client, [...(ratios.get(client) ?? []), wallMs / tessera]);
+      if (client !== subject) ratios.set(client, [...(ratios.get(client) ?? []), wallMs / own]);
   }
   const out: Record<string, { median: number; min: number; max: number }> = {};
   for (const [client, xs] of ratios)
@@ -697,13 +824,15 @@ async function main(): Promise<number> {
       await new Promise((r) => setTimeout(r, 11_000));
       console.log('ready.');
       const results: Measured[] = [];
+      let warm: WarmEngine | null = null;
       try {
+        if (args.clients.includes('tessera-warm')) warm = await WarmEngine.start(work, swarm);
         for (let run = 0; run < args.runs; run++) {
           // The order rotates from run to run, so that no client always goes first after the
           // swarm is built or last after the others have filled the disk.
           const order = args.clients.map((_, i) => args.clients[(i + run) % args.clients.length]!);
           for (const client of order) {
-            const m = await measureOnce(client, swarm, work, run, run === 0);
+            const m = await measureOnce(client, swarm, work, run, run === 0, warm);
             await writeBackEverything();
             if (!(await dropPageCache(swarm)) && !warnedPageCache) {
               warnedPageCache = true;
@@ -718,6 +847,7 @@ async function main(): Promise<number> {
           }
         }
       } finally {
+        await warm?.stop();
         await swarm.stop();
         // Deleted together at the end: on ext4, creating files right after deleting thousands
         // scans past the recently deleted inodes, which made every small-files run slower than

@@ -5,56 +5,113 @@
 //
 //   node bench/swarm/run.mjs ../warm-engine <file.torrent> <work-dir> [runs] [source-dir]
 //
+// download-bench runs it as `warm-engine --serve <work-dir> [bind-address]` for its
+// `tessera-warm` client (see serve below).
+//
 // Use it against a held swarm (bench/hold-swarm.ts). With a source dir (the swarm's content)
 // and root, the page cache is dropped and the content read back in between runs, as
 // download-bench does.
 import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { Session } from '../src/main/engine';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { createInterface } from 'node:readline';
+import { Session, type Torrent } from '../src/main/engine';
 
-const [torrentPath, workDir, runsArg, sourceDir] = process.argv.slice(2);
-if (!torrentPath || !workDir) {
-  console.error('usage: warm-engine <file.torrent> <work-dir> [runs] [source-dir]');
-  process.exit(2);
-}
-const runs = Number(runsArg ?? 4);
-const downloadDir = path.join(workDir, 'download');
-await mkdir(downloadDir, { recursive: true });
-const session = await Session.create({
-  downloadDir,
-  listenHost: '127.0.0.1',
-  bindAddress: '127.0.0.1',
-  resumeDir: path.join(workDir, 'resume'),
-  settings: { dht: { enabled: false, bootstrap: [] } },
-});
-try {
-  const bytes = await readFile(torrentPath);
-  for (let run = 1; run <= runs; run++) {
-    const cpuBefore = process.cpuUsage();
-    const started = performance.now();
-    const torrent = await session.addTorrent(bytes);
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('no progress in 120 s')), 120_000);
-      const finish = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-      if (torrent.isComplete) finish();
-      else torrent.once('done', finish);
-    });
-    const wall = (performance.now() - started) / 1000;
-    const cpu = process.cpuUsage(cpuBefore);
-    const gib = torrent.summary().totalBytes / 2 ** 30;
-    const cpuSec = (cpu.user + cpu.system) / 1e6;
-    console.log(
-      `run ${run}: ${wall.toFixed(2)} s, ${(torrent.summary().totalBytes / 1e6 / wall).toFixed(0)} MB/s, ` +
-        `${cpuSec.toFixed(3)} CPU s (${(cpuSec / gib).toFixed(2)} per GiB, every thread of the process)`,
-    );
-    await session.removeTorrent(torrent.id, { deleteData: true });
-    if (sourceDir) await dropPageCache(sourceDir);
+if (process.argv[2] === '--serve') await serve(process.argv[3], process.argv[4]);
+else await downloadRepeatedly();
+
+async function downloadRepeatedly(): Promise<void> {
+  const [torrentPath, workDir, runsArg, sourceDir] = process.argv.slice(2);
+  if (!torrentPath || !workDir) {
+    console.error('usage: warm-engine <file.torrent> <work-dir> [runs] [source-dir]');
+    process.exit(2);
   }
-} finally {
-  await session.close();
+  const runs = Number(runsArg ?? 4);
+  const downloadDir = path.join(workDir, 'download');
+  await mkdir(downloadDir, { recursive: true });
+  const session = await openSession(workDir, downloadDir);
+  try {
+    const bytes = await readFile(torrentPath);
+    for (let run = 1; run <= runs; run++) {
+      const cpuBefore = process.cpuUsage();
+      const started = performance.now();
+      const torrent = await session.addTorrent(bytes);
+      await untilDone(torrent);
+      const wall = (performance.now() - started) / 1000;
+      const cpu = process.cpuUsage(cpuBefore);
+      const gib = torrent.summary().totalBytes / 2 ** 30;
+      const cpuSec = (cpu.user + cpu.system) / 1e6;
+      console.log(
+        `run ${run}: ${wall.toFixed(2)} s, ${(torrent.summary().totalBytes / 1e6 / wall).toFixed(0)} MB/s, ` +
+          `${cpuSec.toFixed(3)} CPU s (${(cpuSec / gib).toFixed(2)} per GiB, every thread of the process)`,
+      );
+      await session.removeTorrent(torrent.id, { deleteData: true });
+      if (sourceDir) await dropPageCache(sourceDir);
+    }
+  } finally {
+    await session.close();
+  }
+}
+
+/**
+ * For download-bench's `tessera-warm` client: one engine for a whole case. Each stdin line
+ * `{"torrent": path, "out": dir}` is downloaded into `dir`, with `{"event":"added"}` and
+ * `{"event":"done", "eventLoopDelayMs": …}` lines on stdout; the torrent is then removed from
+ * the session, its data kept.
+ */
+async function serve(workDir: string | undefined, bindAddress: string | undefined): Promise<void> {
+  if (!workDir) throw new Error('usage: warm-engine --serve <work-dir> [bind-address]');
+  const session = await openSession(workDir, workDir, bindAddress);
+  const loopDelay = monitorEventLoopDelay({ resolution: 1 });
+  try {
+    for await (const line of createInterface({ input: process.stdin })) {
+      const job = JSON.parse(line) as { torrent: string; out: string };
+      const torrent = await session.addTorrent(await readFile(job.torrent), {
+        downloadDir: job.out,
+      });
+      loopDelay.reset();
+      loopDelay.enable();
+      process.stdout.write(`${JSON.stringify({ event: 'added' })}\n`);
+      await untilDone(torrent);
+      loopDelay.disable();
+      const ms = (ns: number) => Math.round(ns / 1e4) / 100;
+      process.stdout.write(
+        `${JSON.stringify({
+          event: 'done',
+          eventLoopDelayMs: {
+            p50: ms(loopDelay.percentile(50)),
+            p99: ms(loopDelay.percentile(99)),
+            max: ms(loopDelay.max),
+          },
+        })}\n`,
+      );
+      await session.removeTorrent(torrent.id, { deleteData: false });
+    }
+  } finally {
+    await session.close();
+  }
+}
+
+function openSession(workDir: string, downloadDir: string, bindAddress = '127.0.0.1') {
+  return Session.create({
+    downloadDir,
+    listenHost: bindAddress,
+    bindAddress,
+    resumeDir: path.join(workDir, 'warm-engine-resume'),
+    settings: { dht: { enabled: false, bootstrap: [] } },
+  });
+}
+
+function untilDone(torrent: Torrent): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('not done within 600 s')), 600_000);
+    const finish = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    if (torrent.isComplete) finish();
+    else torrent.once('done', finish);
+  });
 }
 
 async function dropPageCache(source: string): Promise<void> {
