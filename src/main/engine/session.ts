@@ -16,6 +16,8 @@ import { parseMetainfo, type Metainfo } from './metainfo/metainfo';
 import { generatePeerId } from './peer/peer-id';
 import { DiskWorker } from './storage/disk-worker';
 import { HashPool } from './storage/hash-pool';
+import { PieceBufferPool } from './storage/piece-buffers';
+import { defaultMemoryBudget } from './torrent/block-scheduler';
 import { Torrent } from './torrent/torrent';
 
 export interface SessionOptions {
@@ -85,6 +87,8 @@ export class Session extends EventEmitter<SessionEvents> {
   private readonly hashPool = new HashPool();
   /** Hashes and writes downloaded pieces; null in a build without its code (then torrents write here). */
   private readonly diskWorker = DiskWorker.create();
+  /** Idle piece buffers for every torrent: as much as the largest torrent's memory budget. */
+  private readonly bufferPool = new PieceBufferPool(defaultMemoryBudget(Number.MAX_SAFE_INTEGER));
   private server: net.Server | null = null;
   private portValue = 0;
   private saveChain: Promise<void> = Promise.resolve();
@@ -297,6 +301,7 @@ export class Session extends EventEmitter<SessionEvents> {
       listenPort: () => this.portValue,
       hashPool: this.hashPool,
       diskWorker: this.diskWorker,
+      bufferPool: this.bufferPool,
       maxPeers: this.opts.maxPeersPerTorrent ?? 50,
       noTrackers: this.opts.noTrackers,
       bindAddress: this.opts.bindAddress,

@@ -55,3 +55,65 @@ export function ownedBytes(view: Uint8Array): Buffer {
   own.set(view);
   return own;
 }
+
+/** How long idle buffers are kept when no torrent takes any (then the memory goes back). */
+const POOL_IDLE_MS = 60_000;
+
+/**
+ * Piece buffers given back (written, or thrown away) and kept for the next piece, for every
+ * torrent of a session: a torrent that starts after another finished reuses its buffers
+ * instead of allocating its own while the old ones wait for the garbage collector. With one
+ * engine downloading 1 GiB after 1 GiB (4 MiB pieces), separate spares per torrent peaked at
+ * 235 MB. At most `maxIdleBytes` are kept, and none once nothing was taken for a minute.
+ */
+export class PieceBufferPool {
+  private readonly idle = new Map<number, Buffer[]>();
+  private readonly pooled = new Set<Buffer>();
+  private idleBytes = 0;
+  private lastTakeAt = 0;
+  private trimTimer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly maxIdleBytes: number,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** A buffer of `length` bytes (contents undefined): a pooled one if any, else a new one. */
+  take(length: number): Buffer {
+    this.lastTakeAt = this.now();
+    const reused = this.idle.get(length)?.pop();
+    if (!reused) return allocPieceBuffer(length);
+    this.pooled.delete(reused);
+    this.idleBytes -= length;
+    return reused;
+  }
+
+  /** Keeps `buffer` for reuse, unless the pool is full or the buffer shares its memory. */
+  give(buffer: Buffer): void {
+    const owned = buffer.byteOffset === 0 && buffer.buffer.byteLength === buffer.length;
+    if (!owned || buffer.length === 0 || this.pooled.has(buffer)) return;
+    if (this.idleBytes + buffer.length > this.maxIdleBytes) return;
+    const list = this.idle.get(buffer.length) ?? [];
+    list.push(buffer);
+    this.idle.set(buffer.length, list);
+    this.pooled.add(buffer);
+    this.idleBytes += buffer.length;
+    this.trimTimer ??= setTimeout(() => this.trimIfIdle(), POOL_IDLE_MS).unref();
+  }
+
+  get bytesIdle(): number {
+    return this.idleBytes;
+  }
+
+  private trimIfIdle(): void {
+    this.trimTimer = null;
+    const quietFor = this.now() - this.lastTakeAt;
+    if (quietFor < POOL_IDLE_MS) {
+      this.trimTimer = setTimeout(() => this.trimIfIdle(), POOL_IDLE_MS - quietFor).unref();
+      return;
+    }
+    this.idle.clear();
+    this.pooled.clear();
+    this.idleBytes = 0;
+  }
+}

@@ -1,6 +1,6 @@
 import { hasBit } from '../picker/bitfield';
 import { pickPieces } from '../picker/piece-picker';
-import { allocPieceBuffer } from '../storage/piece-buffers';
+import { allocPieceBuffer, PieceBufferPool } from '../storage/piece-buffers';
 
 /** Requests are for 16 KiB blocks: what every client serves and the most many will accept. */
 export const BLOCK_SIZE = 16 * 1024;
@@ -43,6 +43,8 @@ export interface SchedulerOptions {
   totalLength: number;
   /** Bytes of piece buffers in memory at once (in flight + waiting for hash and write). */
   memoryBudgetBytes?: number;
+  /** Where buffers come from and go back to: the session's, shared by its torrents; else own. */
+  bufferPool?: PieceBufferPool;
   random?: () => number;
 }
 
@@ -128,7 +130,7 @@ export class BlockScheduler {
   /** A fill stopped at the memory budget: freeing a piece must wake the peers (see takeMemoryWait). */
   private heldForMemory = false;
   /** Piece-sized buffers ready for reuse. */
-  private readonly spare: Buffer[] = [];
+  private readonly bufferPool: PieceBufferPool;
   private readonly random: () => number;
   /**
    * Where the next new-piece scan starts: just after the last piece picked, so that equally
@@ -145,6 +147,7 @@ export class BlockScheduler {
     this.have = new Uint8Array(Math.ceil(opts.pieceCount / 8));
     this.availability = new Uint32Array(opts.pieceCount);
     this.memoryBudgetBytes = opts.memoryBudgetBytes ?? defaultMemoryBudget(opts.pieceLength);
+    this.bufferPool = opts.bufferPool ?? new PieceBufferPool(this.memoryBudgetBytes);
     this.random = opts.random ?? Math.random;
   }
 
@@ -326,24 +329,16 @@ export class BlockScheduler {
    * piece buffers keeps big allocations — and the garbage collector's pauses — off the hot path.
    */
   recycle(buffer: Buffer): void {
-    if (
-      buffer.length !== this.opts.pieceLength ||
-      this.spare.length * this.opts.pieceLength >= this.memoryBudgetBytes ||
-      // Given back twice, it must still be handed out only once.
-      this.spare.includes(buffer)
-    )
-      return;
-    this.spare.push(buffer);
+    // Only whole pieces: a short last piece's buffer would rarely fit another.
+    if (buffer.length === this.opts.pieceLength) this.bufferPool.give(buffer);
   }
 
   private takeBuffer(length: number): Buffer {
-    if (length === this.opts.pieceLength) {
-      const reused = this.spare.pop();
-      if (reused) return reused;
-    }
-    // Owns its memory (it is transferred to a hashing worker) and is page-aligned where the
+    // Owns its memory (it is transferred to the disk thread) and is page-aligned where the
     // engine allows (written with O_DIRECT).
-    return allocPieceBuffer(length);
+    return length === this.opts.pieceLength
+      ? this.bufferPool.take(length)
+      : allocPieceBuffer(length);
   }
 
   /** The piece's hash matched and it is on disk. */

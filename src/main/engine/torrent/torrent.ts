@@ -26,6 +26,7 @@ import { FileStorage, type PieceStorage } from '../storage/file-storage';
 import { DiskWorkerStopped, type DiskWorker } from '../storage/disk-worker';
 import { HashingStopped, verifyPiece, type HashPool } from '../storage/hash-pool';
 import { piecesOfFile, spansForRange } from '../storage/piece-layout';
+import type { PieceBufferPool } from '../storage/piece-buffers';
 import { Announcer } from '../tracker/announcer';
 import { RateMeter } from '../util/rate-meter';
 import { BlockScheduler, type CompletedPiece } from './block-scheduler';
@@ -46,6 +47,8 @@ export interface TorrentOptions {
   hashPool: HashPool;
   /** The session's disk worker, which hashes and writes pieces; without it, this thread writes. */
   diskWorker?: DiskWorker | null;
+  /** The session's idle piece buffers, shared by its torrents (else the torrent keeps its own). */
+  bufferPool?: PieceBufferPool;
   maxPeers: number;
   /** Storage to use instead of files on disk (tests). */
   openStorage?: (m: Metainfo, downloadDir: string) => Promise<PieceStorage>;
@@ -185,6 +188,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
       pieceCount: m.pieceCount,
       pieceLength: m.pieceLength,
       totalLength: m.totalLength,
+      bufferPool: this.opts.bufferPool,
     });
     const swarm = new Swarm({
       infoHash: m.infoHash,
