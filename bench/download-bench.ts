@@ -24,6 +24,7 @@ import {
   type Swarm,
 } from '../test/harness';
 import { allocPieceBuffer } from '../src/main/engine/storage/piece-buffers';
+import { dropCleanPageCache, readTree } from './page-cache';
 
 const MiB = 1 << 20;
 const root = process.cwd();
@@ -287,11 +288,7 @@ function writeBackEverything(): Promise<void> {
 let warnedPageCache = false;
 
 async function dropPageCache(swarm: Swarm): Promise<boolean> {
-  try {
-    await writeFile('/proc/sys/vm/drop_caches', '1');
-  } catch {
-    return false;
-  }
+  if (!(await dropCleanPageCache())) return false;
   await readTree(path.join(swarm.sourceDir, swarm.contentName));
   // The clients' programs were dropped too: without this, Tessera's timed start read Node's
   // 99 MB binary from disk (0.27 s to print its version, 0.14 s warm), while qBittorrent's
@@ -310,22 +307,6 @@ function programPaths(): string[] {
       .filter((file) => existsSync(file))
       .slice(0, 1),
   );
-}
-
-/** Reads every file under `p` (or `p` itself) to the end, 4 MiB at a time. */
-async function readTree(p: string): Promise<void> {
-  const entries = await readdir(p, { withFileTypes: true }).catch(() => null);
-  if (entries) {
-    for (const e of entries) await readTree(path.join(p, e.name));
-    return;
-  }
-  const file = await open(p, 'r');
-  try {
-    const chunk = Buffer.allocUnsafe(4 * 1024 * 1024);
-    while ((await file.read(chunk, 0, chunk.length, null)).bytesRead > 0);
-  } finally {
-    await file.close();
-  }
 }
 
 /** A process's CPU seconds so far, user + system, from /proc (throws once it is gone). */

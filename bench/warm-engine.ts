@@ -11,11 +11,12 @@
 // Use it against a held swarm (bench/hold-swarm.ts). With a source dir (the swarm's content)
 // and root, the page cache is dropped and the content read back in between runs, as
 // download-bench does.
-import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { Session, type Torrent } from '../src/main/engine';
+import { dropCleanPageCache, readTree } from './page-cache';
 
 if (process.argv[2] === '--serve') await serve(process.argv[3], process.argv[4]);
 else await downloadRepeatedly();
@@ -115,19 +116,7 @@ function untilDone(torrent: Torrent): Promise<void> {
 }
 
 async function dropPageCache(source: string): Promise<void> {
-  try {
-    await writeFile('/proc/sys/vm/drop_caches', '1');
-  } catch {
-    return; // not root: the runs go on with the cache as it is
-  }
+  if (!(await dropCleanPageCache())) return; // not root: the runs go on with the cache as it is
   await readTree(source);
   await readTree(process.execPath);
-}
-
-async function readTree(target: string): Promise<void> {
-  if ((await stat(target)).isDirectory()) {
-    for (const entry of await readdir(target)) await readTree(path.join(target, entry));
-    return;
-  }
-  await readFile(target);
 }
