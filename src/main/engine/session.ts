@@ -17,7 +17,7 @@ import { generatePeerId } from './peer/peer-id';
 import { DiskWorker } from './storage/disk-worker';
 import { HashPool } from './storage/hash-pool';
 import { PieceBufferPool } from './storage/piece-buffers';
-import { defaultMemoryBudget } from './torrent/block-scheduler';
+import { MAX_MEMORY_BUDGET } from './torrent/block-scheduler';
 import { Torrent } from './torrent/torrent';
 
 export interface SessionOptions {
@@ -88,7 +88,7 @@ export class Session extends EventEmitter<SessionEvents> {
   /** Hashes and writes downloaded pieces; null in a build without its code (then torrents write here). */
   private readonly diskWorker = DiskWorker.create();
   /** Idle piece buffers for every torrent: as much as the largest torrent's memory budget. */
-  private readonly bufferPool = new PieceBufferPool(defaultMemoryBudget(Number.MAX_SAFE_INTEGER));
+  private readonly bufferPool = new PieceBufferPool(MAX_MEMORY_BUDGET);
   private server: net.Server | null = null;
   private portValue = 0;
   private saveChain: Promise<void> = Promise.resolve();

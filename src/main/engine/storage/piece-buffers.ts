@@ -48,12 +48,17 @@ export function isDirectIoAligned(view: Uint8Array): boolean {
  * else a copy (a slice of Node's pool, or part of a bigger buffer, would take its neighbours).
  */
 export function ownedBytes(view: Uint8Array): Buffer {
-  const { buffer, byteOffset, byteLength } = view;
-  if (buffer instanceof ArrayBuffer && byteOffset === 0 && byteLength === buffer.byteLength)
-    return Buffer.from(buffer, 0, byteLength);
+  const { buffer, byteLength } = view;
+  if (ownsItsMemory(view)) return Buffer.from(buffer, 0, byteLength);
   const own = Buffer.allocUnsafeSlow(byteLength);
   own.set(view);
   return own;
+}
+
+/** Whether `view` spans the whole of a (non-shared) ArrayBuffer: it can be transferred alone. */
+function ownsItsMemory(view: Uint8Array): boolean {
+  const { buffer, byteOffset, byteLength } = view;
+  return buffer instanceof ArrayBuffer && byteOffset === 0 && byteLength === buffer.byteLength;
 }
 
 /** How long idle buffers are kept when no torrent takes any (then the memory goes back). */
@@ -90,8 +95,7 @@ export class PieceBufferPool {
 
   /** Keeps `buffer` for reuse, unless the pool is full or the buffer shares its memory. */
   give(buffer: Buffer): void {
-    const owned = buffer.byteOffset === 0 && buffer.buffer.byteLength === buffer.length;
-    if (!owned || buffer.length === 0 || this.pooled.has(buffer)) return;
+    if (!ownsItsMemory(buffer) || buffer.length === 0 || this.pooled.has(buffer)) return;
     if (this.idleBytes + buffer.length > this.maxIdleBytes) return;
     const list = this.idle.get(buffer.length) ?? [];
     list.push(buffer);

@@ -72,8 +72,11 @@ const MiB = 1024 * 1024;
  * thread hashes it. It still covers what is in flight: 32 MiB is 160 MB/s at a 200 ms round trip.
  */
 export function defaultMemoryBudget(pieceLength: number): number {
-  return Math.min(96 * MiB, Math.max(32 * MiB, 24 * pieceLength));
+  return Math.min(MAX_MEMORY_BUDGET, Math.max(32 * MiB, 24 * pieceLength));
 }
+
+/** The largest default budget, whatever the piece size. */
+export const MAX_MEMORY_BUDGET = 96 * MiB;
 
 /** Endgame asks at most this many peers for the same block. */
 const MAX_REQUESTS_PER_BLOCK = 2;
