@@ -1,6 +1,6 @@
 // Two engines in one process, on loopback: the Session and Torrent lifecycle (pause, resume,
 // remove, restart from the state folder). Interop with other clients is in cli-*.test.ts.
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, open, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -25,6 +25,25 @@ async function session(name: string, stateDir?: string): Promise<Session> {
 }
 
 const done = untilDone;
+
+/** A session seeding `fx`, and a first leech session keeping its state in `state/`. */
+async function seedAndLeech(fx: ReturnType<typeof makeFixture>) {
+  const seedSession = await session('seed');
+  await fx.writeTo(path.join(dir, 'seed'));
+  await done(await seedSession.addTorrent(fx.torrent));
+  const stateDir = path.join(dir, 'state');
+  const first = await session('leech', stateDir);
+  return { seedSession, stateDir, first, leech: await first.addTorrent(fx.torrent) };
+}
+
+/** Overwrites bytes behind Tessera's back, keeping the file's size and modification time. */
+async function damageKeepingTime(file: string, at: number, bytes: Buffer): Promise<void> {
+  const { atime, mtime } = await stat(file);
+  const fh = await open(file, 'r+');
+  await fh.write(bytes, 0, bytes.length, at);
+  await fh.close();
+  await utimes(file, atime, mtime);
+}
 
 describe('Session', () => {
   it('downloads from a seeding session, seeds once complete, and reports progress', async () => {
@@ -142,19 +161,12 @@ describe('Session', () => {
 
 describe('resume data', () => {
   it('a restart resumes from resume data without hashing unchanged files; damaged resume data falls back to the disk', async () => {
-    const { open, stat: statFile, utimes, writeFile } = await import('node:fs/promises');
     const fx = makeFixture({
       name: 'resume.bin',
       files: { single: 4_000_000 },
       pieceLength: 65_536,
     });
-    const seedSession = await session('seed');
-    await fx.writeTo(path.join(dir, 'seed'));
-    await done(await seedSession.addTorrent(fx.torrent));
-
-    const stateDir = path.join(dir, 'state');
-    const first = await session('leech', stateDir);
-    const leech = await first.addTorrent(fx.torrent);
+    const { seedSession, stateDir, first, leech } = await seedAndLeech(fx);
     const paused = new Promise<void>((resolve) =>
       leech.on('piece', () => leech.summary().piecesDone >= 10 && void leech.pause().then(resolve)),
     );
@@ -169,11 +181,7 @@ describe('resume data', () => {
     // Damage a verified piece behind Tessera's back but keep the file's size and time: resume
     // data vouches for unchanged files, so the restart trusts it without hashing...
     const file = path.join(dir, 'leech', 'resume.bin');
-    const { mtime, atime } = await statFile(file);
-    const fh = await open(file, 'r+');
-    await fh.write(Buffer.from([0xde, 0xad]), 0, 2, firstHave * 65_536 + 100);
-    await fh.close();
-    await utimes(file, atime, mtime);
+    await damageKeepingTime(file, firstHave * 65_536 + 100, Buffer.from([0xde, 0xad]));
     const second = await session('leech', stateDir);
     const restored = second.getTorrent(leech.id)!;
     expect(restored.state).toBe('paused');
@@ -201,15 +209,8 @@ describe('resume data', () => {
 
 describe('resume data after the machine restarted', () => {
   it('hashes again the pieces saved unsynced, and only those', async () => {
-    const { open, stat: statFile, utimes, writeFile } = await import('node:fs/promises');
     const fx = makeFixture({ name: 'boot.bin', files: { single: 2_000_000 }, pieceLength: 65_536 });
-    const seedSession = await session('seed');
-    await fx.writeTo(path.join(dir, 'seed'));
-    await done(await seedSession.addTorrent(fx.torrent));
-
-    const stateDir = path.join(dir, 'state');
-    const first = await session('leech', stateDir);
-    const leech = await first.addTorrent(fx.torrent);
+    const { seedSession, stateDir, first, leech } = await seedAndLeech(fx);
     leech.addPeers([{ ip: '127.0.0.1', port: seedSession.port }]);
     await done(leech);
     await first.close();
@@ -231,11 +232,7 @@ describe('resume data after the machine restarted', () => {
     saved.boot = { id: 'another-boot', timeMs: saved.boot.timeMs - 3_600_000 };
     await writeFile(resumeFile, JSON.stringify(saved));
     const file = path.join(dir, 'leech', 'boot.bin');
-    const { mtime, atime } = await statFile(file);
-    const fh = await open(file, 'r+');
-    await fh.write(Buffer.alloc(65_536), 0, 65_536, 3 * 65_536);
-    await fh.close();
-    await utimes(file, atime, mtime);
+    await damageKeepingTime(file, 3 * 65_536, Buffer.alloc(65_536));
 
     const second = await session('leech', stateDir);
     const restored = second.getTorrent(leech.id)!;
@@ -252,7 +249,6 @@ describe('resume data after the machine restarted', () => {
 
 describe('verify data', () => {
   it('re-hashes everything on request and drops only the piece that no longer matches', async () => {
-    const { open } = await import('node:fs/promises');
     const fx = makeFixture({
       name: 'verify.bin',
       files: { single: 1_000_000 },
