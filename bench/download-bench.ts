@@ -11,6 +11,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { constants, existsSync } from 'node:fs';
 import { mkdir, open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
+import { createInterface } from 'node:readline';
 import os from 'node:os';
 import path from 'node:path';
 import {
@@ -422,27 +423,13 @@ async function pidByCommandLine(parts: string[]): Promise<number | null> {
  * It shows the engine once V8 has compiled its hot code; `tessera` pays that in every run.
  */
 class WarmEngine {
-  private readonly lines: string[] = [];
-  private waiting: ((line: string) => void) | null = null;
-  private buffered = '';
+  private readonly lines: AsyncIterator<string>;
 
   private constructor(
     private readonly child: ChildProcess,
     private readonly pid: number,
   ) {
-    child.stdout!.on('data', (chunk: Buffer) => {
-      this.buffered += chunk;
-      let nl: number;
-      while ((nl = this.buffered.indexOf('\n')) >= 0) {
-        const line = this.buffered.slice(0, nl);
-        this.buffered = this.buffered.slice(nl + 1);
-        if (this.waiting) {
-          const wake = this.waiting;
-          this.waiting = null;
-          wake(line);
-        } else this.lines.push(line);
-      }
-    });
+    this.lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
   }
 
   static async start(work: string, swarm: Swarm): Promise<WarmEngine> {
@@ -498,16 +485,18 @@ class WarmEngine {
     };
   }
 
-  private nextLine(): Promise<string> {
-    const line = this.lines.shift();
-    if (line !== undefined) return Promise.resolve(line);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('warm engine: no reply in 600 s')), 600_000);
-      this.waiting = (l) => {
-        clearTimeout(timer);
-        resolve(l);
-      };
+  private async nextLine(): Promise<string> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error('warm engine: no reply in 600 s')), 600_000);
     });
+    try {
+      const next = await Promise.race([this.lines.next(), timeout]);
+      if (next.done) throw new Error('warm engine: exited');
+      return next.value;
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   async stop(): Promise<void> {
