@@ -9,6 +9,7 @@ import {
   rm,
   stat,
   symlink,
+  utimes,
   writeFile,
 } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -473,6 +474,38 @@ describe('FileStorage', () => {
     expect(a).toEqual({ size: 4, mtimeMs: expect.any(Number) });
     expect(c).toBeNull();
     await storage.close();
+  });
+
+  it('fileStats looks again only at files written since it last looked', async () => {
+    const files = [
+      { path: ['a.bin'], length: 4, offset: 0, padding: false },
+      { path: ['b.bin'], length: 4, offset: 4, padding: false },
+    ];
+    const layout: StorageLayout = {
+      name: 'known',
+      isMultiFile: true,
+      pieceLength: 4,
+      totalLength: 8,
+      files,
+    };
+    const storage = await FileStorage.open(layout, path.join(dir, 'known'));
+    await storage.writePiece(0, Buffer.from('abcd'));
+    await storage.writePiece(1, Buffer.from('efgh'));
+    const [a1, b1] = await storage.fileStats();
+    // Someone else touches both files. a.bin is not written by us again: its old record stays,
+    // so the next start sees the difference and hashes it. b.bin is written again: looked at.
+    const past = new Date(Date.UTC(2001, 0, 1));
+    for (const name of ['a.bin', 'b.bin'])
+      await utimes(path.join(dir, 'known', 'known', name), past, past);
+    await storage.writePiece(1, Buffer.from('ijkl'));
+    await utimes(path.join(dir, 'known', 'known', 'b.bin'), past, past);
+    const [a2, b2] = await storage.fileStats();
+    expect(a2).toEqual(a1);
+    expect(b2).toEqual({ size: 4, mtimeMs: past.getTime() });
+    expect(b1!.mtimeMs).not.toBe(past.getTime());
+    // Removing the files forgets what was known of them.
+    await storage.remove();
+    expect(await storage.fileStats()).toEqual([null, null]);
   });
 
   it('checkExistingPieces keeps every valid piece and drops damaged or missing ones', async () => {

