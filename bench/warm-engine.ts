@@ -11,6 +11,12 @@
 // Use it against a held swarm (bench/hold-swarm.ts). With a source dir (the swarm's content)
 // and root, the page cache is dropped and the content read back in between runs, as
 // download-bench does.
+//
+//   node bench/swarm/run.mjs ../warm-engine --together <work-dir> <a.torrent> <b.torrent>...
+//
+// downloads several torrents at once in one session (each from its own held swarm) and prints
+// each one's time and the process's peak resident memory: what the session-wide limit on
+// piece buffers (SESSION_MEMORY_LIMIT) is for.
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -19,6 +25,7 @@ import { Session, type Torrent } from '../src/main/engine';
 import { dropCleanPageCache, readTree } from './page-cache';
 
 if (process.argv[2] === '--serve') await serve(process.argv[3], process.argv[4]);
+else if (process.argv[2] === '--together') await downloadTogether(process.argv.slice(3));
 else await downloadRepeatedly();
 
 async function downloadRepeatedly(): Promise<void> {
@@ -52,6 +59,40 @@ async function downloadRepeatedly(): Promise<void> {
   } finally {
     await session.close();
   }
+}
+
+async function downloadTogether([workDir, ...torrentPaths]: string[]): Promise<void> {
+  if (!workDir || torrentPaths.length === 0) {
+    console.error('usage: warm-engine --together <work-dir> <a.torrent> <b.torrent>...');
+    process.exit(2);
+  }
+  const downloadDir = path.join(workDir, 'download');
+  await mkdir(downloadDir, { recursive: true });
+  const session = await openSession(workDir, downloadDir);
+  try {
+    const torrents = await Promise.all(
+      torrentPaths.map(async (p) => session.addTorrent(await readFile(p))),
+    );
+    const started = performance.now();
+    await Promise.all(
+      torrents.map(async (t) => {
+        await untilDone(t);
+        const wall = (performance.now() - started) / 1000;
+        const bytes = t.summary().totalBytes;
+        console.log(`${t.name}: ${wall.toFixed(2)} s, ${(bytes / 1e6 / wall).toFixed(0)} MB/s`);
+      }),
+    );
+    console.log(`peak RSS: ${await peakRssMb()} MB`);
+  } finally {
+    await session.close();
+  }
+}
+
+/** The process's peak resident memory so far (Linux's VmHWM), in MB. */
+async function peakRssMb(): Promise<string> {
+  const status = await readFile('/proc/self/status', 'utf8').catch(() => '');
+  const kb = /^VmHWM:\s+(\d+) kB/m.exec(status)?.[1];
+  return kb ? ((Number(kb) * 1024) / 1e6).toFixed(0) : '?';
 }
 
 /**

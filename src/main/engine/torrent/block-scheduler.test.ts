@@ -6,6 +6,7 @@ import {
   ENDGAME_MIN_WAIT_MS,
   type SchedulerPeer,
 } from './block-scheduler';
+import { SessionMemory } from './session-memory';
 
 /** A bitfield with the given pieces set. */
 function bits(pieceCount: number, pieces: number[]): Uint8Array {
@@ -216,6 +217,76 @@ describe('BlockScheduler', () => {
     expect(s.takeMemoryWait()).toBe(false);
     s.onPieceVerified(done[0]!.completed!.index);
     expect(s.fill('a', 0)).toHaveLength(1);
+  });
+});
+
+describe('session memory', () => {
+  const pieceLength = BLOCK_SIZE;
+  const all = bits(10, [...Array(10).keys()]);
+  function torrent(memory: SessionMemory, onSessionRoom?: () => void): BlockScheduler {
+    const s = new BlockScheduler({
+      pieceCount: 10,
+      pieceLength,
+      totalLength: 10 * pieceLength,
+      memoryBudgetBytes: 4 * pieceLength,
+      sessionMemory: memory,
+      onSessionRoom,
+    });
+    s.availability.fill(1);
+    s.addPeer(peer('p', all, 100));
+    return s;
+  }
+  const pieces = (reqs: { index: number }[]) => new Set(reqs.map((r) => r.index)).size;
+
+  it('two torrents share the session limit; each may always start one piece', () => {
+    const memory = new SessionMemory(5 * pieceLength);
+    const a = torrent(memory);
+    const b = torrent(memory);
+    const c = torrent(memory);
+    expect(pieces(a.fill('p', 0))).toBe(4); // its own budget
+    expect(pieces(b.fill('p', 0))).toBe(1); // what the session has left
+    expect(pieces(c.fill('p', 0))).toBe(1); // nothing left, but one piece to make progress
+    expect(memory.heldBytes).toBe(6 * pieceLength);
+    expect(b.fill('p', 0)).toEqual([]);
+  });
+
+  it('wakes a torrent held back by the session limit when another gives memory back', () => {
+    const memory = new SessionMemory(5 * pieceLength);
+    const a = torrent(memory);
+    let woken = 0;
+    const b = torrent(memory, () => woken++);
+    const first = a.fill('p', 0);
+    expect(pieces(first)).toBe(4);
+    const started = b.fill('p', 0);
+    expect(pieces(started)).toBe(1);
+    b.onBlock('p', started[0]!.index, 0, new Uint8Array(BLOCK_SIZE));
+    expect(b.fill('p', 0)).toEqual([]); // its one piece is out for writing; no room left
+    expect(woken).toBe(0);
+    const done = a.onBlock('p', first[0]!.index, 0, new Uint8Array(BLOCK_SIZE)).completed!;
+    a.onPieceVerified(done.index);
+    expect(woken).toBe(1);
+    expect(b.takeMemoryWait()).toBe(true);
+    expect(pieces(b.fill('p', 0))).toBe(1);
+  });
+
+  it('a torrent that goes away gives back what it held', () => {
+    const memory = new SessionMemory(4 * pieceLength);
+    const a = torrent(memory);
+    let woken = 0;
+    const b = torrent(memory, () => woken++);
+    const reqs = a.fill('p', 0);
+    a.onBlock('p', reqs[0]!.index, 0, new Uint8Array(BLOCK_SIZE)); // one piece out for writing
+    expect(memory.heldBytes).toBe(4 * pieceLength);
+    b.fill('p', 0);
+    const held = b.fill('p', 0);
+    expect(held).toEqual([]);
+    a.detach();
+    expect(memory.heldBytes).toBe(pieceLength);
+    expect(woken).toBe(1);
+    // The piece that was out for writing comes back after all: not given back twice.
+    a.onPieceVerified(reqs[0]!.index);
+    expect(memory.heldBytes).toBe(pieceLength);
+    expect(pieces(b.fill('p', 0))).toBe(3);
   });
 });
 

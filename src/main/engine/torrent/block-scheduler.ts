@@ -1,6 +1,7 @@
 import { hasBit } from '../picker/bitfield';
 import { pickPieces } from '../picker/piece-picker';
 import { allocPieceBuffer, PieceBufferPool } from '../storage/piece-buffers';
+import type { SessionMemory } from './session-memory';
 
 /** Requests are for 16 KiB blocks: what every client serves and the most many will accept. */
 export const BLOCK_SIZE = 16 * 1024;
@@ -45,6 +46,13 @@ export interface SchedulerOptions {
   memoryBudgetBytes?: number;
   /** Where buffers come from and go back to: the session's, shared by its torrents; else own. */
   bufferPool?: PieceBufferPool;
+  /** The session's limit on its torrents' piece buffers together (on top of this budget). */
+  sessionMemory?: SessionMemory;
+  /**
+   * Called when a fill was held back by the memory limits and another torrent of the session
+   * has since given memory back: peers should be asked to fill again (see takeMemoryWait).
+   */
+  onSessionRoom?: () => void;
   random?: () => number;
 }
 
@@ -129,6 +137,8 @@ export class BlockScheduler {
   /** Pieces whose data is out for hashing and writing; they count against the memory budget. */
   private pendingBytes = 0;
   private readonly pending = new Set<number>();
+  /** Bytes of the pieces being downloaded (`active`). */
+  private startedBytes = 0;
   private readonly memoryBudgetBytes: number;
   /** A fill stopped at the memory budget: freeing a piece must wake the peers (see takeMemoryWait). */
   private heldForMemory = false;
@@ -240,6 +250,7 @@ export class BlockScheduler {
       const slots = this.freePieceSlots();
       if (slots <= 0) {
         this.heldForMemory = true;
+        if (this.opts.onSessionRoom) this.opts.sessionMemory?.waitForRoom(this.opts.onSessionRoom);
         break;
       }
       const perPiece = Math.ceil(this.opts.pieceLength / BLOCK_SIZE);
@@ -263,6 +274,8 @@ export class BlockScheduler {
       for (const index of picks) {
         const piece = new ActivePiece(index, this.pieceSize(index));
         this.active.set(index, piece);
+        this.startedBytes += piece.length;
+        this.opts.sessionMemory?.take(piece.length);
         room -= this.takeOpenBlocks(piece, entry, room, now, out);
         if (room <= 0) break;
       }
@@ -320,6 +333,7 @@ export class BlockScheduler {
     let completed: CompletedPiece | null = null;
     if (piece.received === piece.blockCount) {
       this.active.delete(index);
+      this.startedBytes -= piece.length;
       this.pending.add(index);
       this.pendingBytes += piece.length;
       completed = { index, data: piece.data, contributors: piece.contributors };
@@ -413,9 +427,8 @@ export class BlockScheduler {
   }
 
   private freePieceSlots(): number {
-    let started = 0;
-    for (const piece of this.active.values()) started += piece.length;
-    const free = this.memoryBudgetBytes - this.pendingBytes - started;
+    const own = this.memoryBudgetBytes - this.pendingBytes - this.startedBytes;
+    const free = Math.min(own, this.opts.sessionMemory?.freeBytes ?? own);
     // Always allow one piece so a piece bigger than the budget can still be fetched.
     if (this.active.size === 0 && this.pending.size === 0)
       return Math.max(1, Math.floor(free / this.opts.pieceLength));
@@ -477,6 +490,21 @@ export class BlockScheduler {
   private releasePending(index: number): void {
     if (!this.pending.delete(index)) return;
     this.pendingBytes -= this.pieceSize(index);
+    this.opts.sessionMemory?.give(this.pieceSize(index));
+  }
+
+  /**
+   * The torrent is going away: what it holds is given back to the session's memory. Its
+   * buffers may still be on their way to the disk, but nothing of this torrent asks for more.
+   */
+  detach(): void {
+    const { sessionMemory, onSessionRoom } = this.opts;
+    if (onSessionRoom) sessionMemory?.stopWaiting(onSessionRoom);
+    sessionMemory?.give(this.startedBytes + this.pendingBytes);
+    this.startedBytes = 0;
+    this.pendingBytes = 0;
+    this.active.clear();
+    this.pending.clear();
   }
 
   /** A started piece with nothing received and nothing outstanding goes back to the picker. */
@@ -485,6 +513,8 @@ export class BlockScheduler {
       if (piece.received > 0) continue;
       if (piece.state.some((s) => s !== BlockState.Open)) continue;
       this.active.delete(index);
+      this.startedBytes -= piece.length;
+      this.opts.sessionMemory?.give(piece.length);
     }
   }
 }

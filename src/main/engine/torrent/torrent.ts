@@ -31,6 +31,7 @@ import { Announcer } from '../tracker/announcer';
 import { RateMeter } from '../util/rate-meter';
 import { BlockScheduler, type CompletedPiece } from './block-scheduler';
 import type { PeerAddress, PeerSource } from './peer-directory';
+import type { SessionMemory } from './session-memory';
 import { Swarm } from './swarm';
 
 export interface TorrentOptions {
@@ -49,6 +50,8 @@ export interface TorrentOptions {
   diskWorker?: DiskWorker | null;
   /** The session's idle piece buffers, shared by its torrents (else the torrent keeps its own). */
   bufferPool?: PieceBufferPool;
+  /** The session's limit on its torrents' piece buffers together; none: only this torrent's. */
+  sessionMemory?: SessionMemory;
   maxPeers: number;
   /** Storage to use instead of files on disk (tests). */
   openStorage?: (m: Metainfo, downloadDir: string) => Promise<PieceStorage>;
@@ -189,6 +192,11 @@ export class Torrent extends EventEmitter<TorrentEvents> {
       pieceLength: m.pieceLength,
       totalLength: m.totalLength,
       bufferPool: this.opts.bufferPool,
+      sessionMemory: this.opts.sessionMemory,
+      // Another torrent gave memory back: peers held back by the session's limit fill now.
+      onSessionRoom: () => {
+        if (this.stateValue === 'downloading' && scheduler.takeMemoryWait()) swarm.wakeAll();
+      },
     });
     const swarm = new Swarm({
       infoHash: m.infoHash,
@@ -563,6 +571,8 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     this.generation++;
     this.stopActivity('removed');
     await Promise.allSettled([...this.verifying]);
+    // Pieces half downloaded are dropped: the other torrents may have their memory.
+    this.content?.scheduler.detach();
     if (!opts.deleteData) await this.saveResume();
     else if (this.opts.resumeFile) await rm(this.opts.resumeFile, { force: true });
     await this.announcer?.stop();
