@@ -250,7 +250,10 @@ describe('session memory', () => {
     expect(b.fill('p', 0)).toEqual([]);
   });
 
-  it('wakes a torrent held back by the session limit when another gives memory back', () => {
+  /** Wakes come in a microtask, after the call that gave memory back. */
+  const wakesDelivered = () => new Promise<void>((resolve) => queueMicrotask(resolve));
+
+  it('wakes a torrent held back by the session limit when another gives memory back', async () => {
     const memory = new SessionMemory(5 * pieceLength);
     const a = torrent(memory);
     let woken = 0;
@@ -264,12 +267,29 @@ describe('session memory', () => {
     expect(woken).toBe(0);
     const done = a.onBlock('p', first[0]!.index, 0, new Uint8Array(BLOCK_SIZE)).completed!;
     a.onPieceVerified(done.index);
+    expect(woken).toBe(0);
+    await wakesDelivered();
     expect(woken).toBe(1);
     expect(b.takeMemoryWait()).toBe(true);
     expect(pieces(b.fill('p', 0))).toBe(1);
   });
 
-  it('a torrent that goes away gives back what it held', () => {
+  it('a paused torrent keeps its half-done pieces without holding back the others', () => {
+    const memory = new SessionMemory(4 * pieceLength);
+    const a = torrent(memory);
+    const b = torrent(memory);
+    expect(pieces(a.fill('p', 0))).toBe(4);
+    a.countInSession(false); // paused
+    expect(memory.heldBytes).toBe(0);
+    expect(pieces(b.fill('p', 0))).toBe(4);
+    a.countInSession(true); // running again: over the limit until pieces are written
+    expect(memory.heldBytes).toBe(8 * pieceLength);
+    expect(a.fill('p', 0)).toEqual([]);
+    const inFlight = [...Array(10).keys()].filter((i) => a.pieceState(i) === 'in-flight');
+    expect(inFlight).toHaveLength(4);
+  });
+
+  it('a torrent that goes away gives back what it held', async () => {
     const memory = new SessionMemory(4 * pieceLength);
     const a = torrent(memory);
     let woken = 0;
@@ -282,6 +302,7 @@ describe('session memory', () => {
     expect(held).toEqual([]);
     a.detach();
     expect(memory.heldBytes).toBe(pieceLength);
+    await wakesDelivered();
     expect(woken).toBe(1);
     // The piece that was out for writing comes back after all: not given back twice.
     a.onPieceVerified(reqs[0]!.index);

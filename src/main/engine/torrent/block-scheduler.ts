@@ -139,6 +139,8 @@ export class BlockScheduler {
   private readonly pending = new Set<number>();
   /** Bytes of the pieces being downloaded (`active`). */
   private startedBytes = 0;
+  /** See countInSession. */
+  private countedInSession = true;
   private readonly memoryBudgetBytes: number;
   /** A fill stopped at the memory budget: freeing a piece must wake the peers (see takeMemoryWait). */
   private heldForMemory = false;
@@ -275,7 +277,7 @@ export class BlockScheduler {
         const piece = new ActivePiece(index, this.pieceSize(index));
         this.active.set(index, piece);
         this.startedBytes += piece.length;
-        this.opts.sessionMemory?.take(piece.length);
+        if (this.countedInSession) this.opts.sessionMemory?.take(piece.length);
         room -= this.takeOpenBlocks(piece, entry, room, now, out);
         if (room <= 0) break;
       }
@@ -360,8 +362,8 @@ export class BlockScheduler {
 
   /** The piece's hash matched and it is on disk. */
   onPieceVerified(index: number): void {
-    this.releasePending(index);
     this.setHave(index);
+    this.releasePending(index);
   }
 
   /** The piece's hash did not match: start it over. */
@@ -490,7 +492,20 @@ export class BlockScheduler {
   private releasePending(index: number): void {
     if (!this.pending.delete(index)) return;
     this.pendingBytes -= this.pieceSize(index);
-    this.opts.sessionMemory?.give(this.pieceSize(index));
+    if (this.countedInSession) this.opts.sessionMemory?.give(this.pieceSize(index));
+  }
+
+  /**
+   * Whether what this torrent holds counts against the session's limit: not while it is
+   * paused (it cannot take more then, and its half-done pieces, kept for when it resumes,
+   * must not hold back the torrents that are running).
+   */
+  countInSession(counted: boolean): void {
+    if (counted === this.countedInSession) return;
+    this.countedInSession = counted;
+    const held = this.startedBytes + this.pendingBytes;
+    if (counted) this.opts.sessionMemory?.take(held);
+    else this.opts.sessionMemory?.give(held);
   }
 
   /**
@@ -500,7 +515,7 @@ export class BlockScheduler {
   detach(): void {
     const { sessionMemory, onSessionRoom } = this.opts;
     if (onSessionRoom) sessionMemory?.stopWaiting(onSessionRoom);
-    sessionMemory?.give(this.startedBytes + this.pendingBytes);
+    this.countInSession(false);
     this.startedBytes = 0;
     this.pendingBytes = 0;
     this.active.clear();
@@ -514,7 +529,7 @@ export class BlockScheduler {
       if (piece.state.some((s) => s !== BlockState.Open)) continue;
       this.active.delete(index);
       this.startedBytes -= piece.length;
-      this.opts.sessionMemory?.give(piece.length);
+      if (this.countedInSession) this.opts.sessionMemory?.give(piece.length);
     }
   }
 }

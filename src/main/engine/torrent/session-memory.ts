@@ -9,6 +9,7 @@ export class SessionMemory {
   private usedBytes = 0;
   /** Torrents held back by the limit, to be woken when memory is given back. */
   private readonly waiting = new Set<() => void>();
+  private wakeQueued = false;
 
   constructor(readonly limitBytes: number) {}
 
@@ -25,13 +26,20 @@ export class SessionMemory {
     this.usedBytes += bytes;
   }
 
-  /** Memory given back: every torrent waiting for room is woken (once) to fill again. */
+  /**
+   * Memory given back: every torrent waiting for room is woken (once) to fill again, in a
+   * microtask: not from inside the scheduler call that gave it back, with its state half done.
+   */
   give(bytes: number): void {
     this.usedBytes -= bytes;
-    if (bytes <= 0 || this.waiting.size === 0) return;
-    const woken = [...this.waiting];
-    this.waiting.clear();
-    for (const wake of woken) wake();
+    if (bytes <= 0 || this.waiting.size === 0 || this.wakeQueued) return;
+    this.wakeQueued = true;
+    queueMicrotask(() => {
+      this.wakeQueued = false;
+      const woken = [...this.waiting];
+      this.waiting.clear();
+      for (const wake of woken) wake();
+    });
   }
 
   /** Calls `wake` once, the next time any torrent gives memory back. */

@@ -320,6 +320,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     if (generation !== this.generation) return;
     const complete = content.scheduler.isComplete;
     this.setState(complete ? 'seeding' : 'downloading');
+    content.scheduler.countInSession(true);
     content.swarm.start();
     this.announcer?.start();
     this.startTicking();
@@ -841,6 +842,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     if (this.tickTimer) clearInterval(this.tickTimer);
     this.tickTimer = null;
     this.content?.swarm.stop(reason);
+    this.content?.scheduler.countInSession(false);
     this.fetcher?.stop(reason);
   }
 
