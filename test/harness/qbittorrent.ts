@@ -2,7 +2,7 @@
 // libtorrent announces from its listen socket, so InterfaceAddress=<host> is also the address
 // opentracker hands out. Localhost WebUI auth is off, so no login is needed.
 import { openAsBlob } from 'node:fs';
-import { mkdir, stat, writeFile } from 'node:fs/promises';
+import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { HarnessError } from './errors';
 import { canConnect, freePort, spawnLogged, waitFor, type Managed } from './proc';
@@ -39,6 +39,9 @@ async function startQbittorrent(o: {
   const webPort = await freePort('127.0.0.1');
   const profile = resolve(o.workDir, 'profile');
   const configDir = join(profile, 'qBittorrent', 'config');
+  // A profile left by an earlier run in the same work dir still lists its torrents, and
+  // adding one again is refused ("Fails."): every instance starts from an empty profile.
+  await rm(profile, { recursive: true, force: true });
   await mkdir(configDir, { recursive: true });
   // Keys as qBittorrent 4.5 spells them. MultiConnectionsPerIp lifts libtorrent's one
   // connection per IP; LegalNotice\Accepted skips the interactive prompt on first start.
@@ -119,7 +122,10 @@ program=touch "${o.finishedMarker}"
       });
       const text = await res.text();
       if (!res.ok || text.trim() !== 'Ok.')
-        throw new HarnessError('CLIENT_ERROR', `qbittorrent add: ${res.status} ${text}`);
+        throw new HarnessError(
+          'CLIENT_ERROR',
+          `qbittorrent add: ${res.status} ${text}${text.trim() === 'Fails.' ? ' (the torrent is already in its session, or not a valid .torrent)' : ''}`,
+        );
     },
     async info(): Promise<QbTorrentInfo | undefined> {
       const res = await fetch(`${api}/torrents/info`, { signal: AbortSignal.timeout(3_000) });

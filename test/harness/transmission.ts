@@ -1,6 +1,6 @@
 // transmission-daemon as a seeder. Transmission 3.00 never dials 127.0.0.0/8 peers, so on
 // loopback it can only seed (others connect to it). Driven over its JSON RPC, bound to `host`.
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { HarnessError } from './errors';
 import { canConnect, freePort, spawnLogged, waitFor } from './proc';
@@ -12,6 +12,9 @@ export async function startTransmissionSeeder(o: SeederOptions): Promise<Seeder>
   const port = o.port ?? (await freePort(o.host));
   const rpcPort = await freePort(o.host);
   const configDir = join(o.workDir, 'config');
+  // A config dir left by an earlier run in the same work dir keeps that run's torrents (paused,
+  // announcing to a tracker long gone): every daemon starts from an empty one.
+  await rm(configDir, { recursive: true, force: true });
   await mkdir(configDir, { recursive: true });
   const settings = {
     'bind-address-ipv4': o.host,
