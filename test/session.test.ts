@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Session } from '../src/main/engine';
+import { PieceState } from '../src/shared/torrent-types';
 import { loopbackSession, untilDone } from './support/engine-session';
 import { makeFixture } from './support/torrent-fixture';
 
@@ -46,6 +47,51 @@ async function damageKeepingTime(file: string, at: number, bytes: Buffer): Promi
 }
 
 describe('Session', () => {
+  it('downloads two torrents at once within one piece-memory limit, both complete', async () => {
+    const pieceLength = 65_536;
+    const fixtures = ['one', 'two'].map((name) =>
+      makeFixture({ name: `${name}.bin`, files: { single: 3_000_000 }, pieceLength }),
+    );
+    const seedSession = await session('seed');
+    for (const fx of fixtures) {
+      await fx.writeTo(path.join(dir, 'seed'));
+      await done(await seedSession.addTorrent(fx.torrent));
+    }
+    // Room for 3 pieces in all: each torrent alone would start up to 32 MiB of them.
+    const leechSession = await loopbackSession(path.join(dir, 'leech'), {
+      pieceMemoryLimitBytes: 3 * pieceLength,
+    });
+    sessions.push(leechSession);
+    const leeches = await Promise.all(fixtures.map((fx) => leechSession.addTorrent(fx.torrent)));
+    let mostInFlight = 0;
+    const sample = setInterval(() => {
+      let inFlight = 0;
+      for (const t of leeches)
+        for (const state of t.pieceStates()) if (state === PieceState.InFlight) inFlight++;
+      mostInFlight = Math.max(mostInFlight, inFlight);
+    }, 2);
+    try {
+      for (const t of leeches) t.addPeers([{ ip: '127.0.0.1', port: seedSession.port }]);
+      await Promise.all(leeches.map(done));
+    } finally {
+      clearInterval(sample);
+    }
+    for (const [i, fx] of fixtures.entries()) {
+      const got = await readFile(path.join(dir, 'leech', fx.name));
+      expect(got.equals(fx.files[0]!.data)).toBe(true);
+      expect(leeches[i]!.summary().wastedBytes).toBe(0);
+    }
+    // The limit, plus the one piece a torrent may always start when it holds none.
+    expect(mostInFlight).toBeGreaterThan(0);
+    expect(mostInFlight).toBeLessThanOrEqual(3 + 1);
+  });
+
+  it('refuses a piece-memory limit that is not a positive whole number', async () => {
+    await expect(
+      loopbackSession(path.join(dir, 'bad'), { pieceMemoryLimitBytes: 0 }),
+    ).rejects.toThrow(/pieceMemoryLimitBytes/);
+  });
+
   it('downloads from a seeding session, seeds once complete, and reports progress', async () => {
     const fx = makeFixture({
       name: 'pair',

@@ -49,6 +49,12 @@ export interface SessionOptions {
   settings?: Settings;
   /** UDP port of the DHT node; default the TCP listen port if free, else any. */
   dhtPort?: number;
+  /**
+   * Bytes of piece buffers all torrents together may hold (pieces being downloaded and pieces
+   * waiting to be written). Default MAX_MEMORY_BUDGET (96 MiB), what one torrent may have at
+   * most; lower on a machine short of memory, at some cost in speed.
+   */
+  pieceMemoryLimitBytes?: number;
 }
 
 export interface AddTorrentOptions {
@@ -91,12 +97,12 @@ export class Session extends EventEmitter<SessionEvents> {
   /** Idle piece buffers for every torrent: as much as the largest torrent's memory budget. */
   private readonly bufferPool = new PieceBufferPool(MAX_MEMORY_BUDGET);
   /**
-   * The piece buffers of every torrent together stay within what one torrent may have at most.
-   * Two 1 GiB downloads (4 MiB pieces) at once, 3 runs: peak RSS 191-201 MB, both done in
-   * 4.1-4.7 s; with a limit of 128 MiB 248-265 MB and 4.5-5.3 s; with none 375-385 MB and
-   * 4.8-5.1 s (bench/warm-engine.ts --together).
+   * The piece buffers of every torrent together stay within pieceMemoryLimitBytes, by default
+   * what one torrent may have at most. Two 1 GiB downloads (4 MiB pieces) at once, 3 runs: peak
+   * RSS 191-201 MB, both done in 4.1-4.7 s; with a limit of 128 MiB 248-265 MB and 4.5-5.3 s;
+   * with none 375-385 MB and 4.8-5.1 s (bench/warm-engine.ts --together).
    */
-  private readonly memory = new SessionMemory(MAX_MEMORY_BUDGET);
+  private readonly memory: SessionMemory;
   private server: net.Server | null = null;
   private portValue = 0;
   private saveChain: Promise<void> = Promise.resolve();
@@ -111,10 +117,14 @@ export class Session extends EventEmitter<SessionEvents> {
   private constructor(private readonly opts: SessionOptions) {
     super();
     this.settingsValue = opts.settings ?? DEFAULT_SETTINGS;
+    this.memory = new SessionMemory(opts.pieceMemoryLimitBytes ?? MAX_MEMORY_BUDGET);
   }
 
   /** Listens for peers, joins the DHT, and restores the torrents saved in `stateDir`. */
   static async create(opts: SessionOptions): Promise<Session> {
+    const limit = opts.pieceMemoryLimitBytes;
+    if (limit !== undefined && !(Number.isSafeInteger(limit) && limit > 0))
+      throw new EngineError('bad-settings', 'pieceMemoryLimitBytes must be a positive integer');
     const session = new Session(opts);
     // The worker thread starts (~40 ms) while the session listens and loads its torrents.
     session.diskWorker?.start();
