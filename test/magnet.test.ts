@@ -141,6 +141,37 @@ describe('magnet links', () => {
     expect(got.equals(fx.files[0]!.data)).toBe(true);
   });
 
+  it('a liar and an honest peer mixed in one failed metadata try: the honest one still delivers it', async () => {
+    const { fx, seedSession, metainfo } = await seedingSession();
+    const evil = await startEvilPeer({
+      infoHash: metainfo.infoHash,
+      pieceCount: metainfo.pieceCount,
+      content: fx.content,
+      pieceLength: fx.pieceLength,
+      mode: 'bad-metadata',
+      metadataSize: metainfo.infoBytes.length,
+    });
+    evils.push(evil);
+    const leechSession = await session('leech');
+    // Both known at once: the first try takes pieces from both and fails its hash. Who lied
+    // cannot be told from that; both used to rest for five minutes, stalling the magnet.
+    const leech = await leechSession.addMagnet(
+      `magnet:?xt=urn:btih:${metainfo.infoHashHex}&x.pe=127.0.0.1:${evil.port}&x.pe=127.0.0.1:${seedSession.port}`,
+    );
+    let timer: NodeJS.Timeout | undefined;
+    const stalled = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error('no metadata after 60 s')), 60_000);
+    });
+    try {
+      await Promise.race([untilDone(leech), stalled]);
+    } finally {
+      clearTimeout(timer);
+    }
+    expect(evil.stats.blocksServed).toBeGreaterThan(0);
+    const got = await readFile(path.join(dir, 'leech', 'magnet pair', 'a.bin'));
+    expect(got.equals(fx.files[0]!.data)).toBe(true);
+  });
+
   it('refuses a bad magnet link with a specific error and a duplicate by its name', async () => {
     const { metainfo } = await seedingSession();
     const s = await session('other');

@@ -70,14 +70,21 @@ const NO_EXTENSION_GRACE_MS = 10_000;
 /**
  * Fetches a magnet link's info dict from peers (BEP 9): it dials the addresses it is given,
  * asks every peer that speaks ut_metadata for 16 KiB pieces, several peers at once, and checks
- * the whole against the info-hash. A mismatch throws all pieces away and rests the peers that
- * sent them (MD-05). Its connections close when it is done; the torrent then dials again with
- * the piece count known.
+ * the whole against the info-hash. A mismatch throws all pieces away and rests the peer that
+ * sent them, or, when several did, takes the next try from one peer alone (MD-05). Its
+ * connections close when it is done; the torrent then dials again with the piece count known.
  */
 export class MetadataFetcher extends EventEmitter<MetadataFetcherEvents> {
   readonly directory: PeerDirectory;
   private readonly peers = new Map<string, MetadataPeer>();
   private assembler: MetadataAssembler | null = null;
+  /**
+   * After an assembly with pieces from several peers failed its hash, nobody can tell who lied:
+   * the next assembly comes from one peer alone (this one), so that a failure names its liar.
+   * Before, every contributor rested for five minutes, the honest ones too.
+   */
+  private soloPeer: string | null = null;
+  private soloNext = false;
   private readonly dialer: PeerDialer;
   private running = false;
   private done = false;
@@ -150,6 +157,7 @@ export class MetadataFetcher extends EventEmitter<MetadataFetcherEvents> {
         if (now - at > REQUEST_TIMEOUT_MS) {
           peer.asked.delete(piece);
           peer.restUntil = now + REST_AFTER_REJECT_MS;
+          if (this.soloPeer === peer.key) this.soloPeer = null;
         }
       if (peer.theirId === null && now - peer.connectedAt > NO_EXTENSION_GRACE_MS)
         peer.conn.close('does not offer the metadata (no ut_metadata)');
@@ -249,6 +257,7 @@ export class MetadataFetcher extends EventEmitter<MetadataFetcherEvents> {
     conn.on('close', (reason) => {
       debugLog('peer', `${key} (metadata) closed: ${reason}`);
       if (this.peers.get(key) === peer) this.peers.delete(key);
+      if (this.soloPeer === key) this.soloPeer = null;
       this.directory.markClosed(key, peer.theirId === null);
       if (this.running) {
         for (const other of this.peers.values()) this.askMore(other);
@@ -288,11 +297,14 @@ export class MetadataFetcher extends EventEmitter<MetadataFetcherEvents> {
     peer.asked.delete(m.piece);
     if (m.type === 'reject') {
       peer.restUntil = this.now() + REST_AFTER_REJECT_MS;
+      if (this.soloPeer === peer.key) this.soloPeer = null;
       for (const other of this.peers.values()) this.askMore(other);
       return;
     }
     const assembler = this.assembler;
     if (!assembler) return;
+    // An answer to a request from before the solo assembly began must not mix into it.
+    if (this.soloPeer !== null && peer.key !== this.soloPeer) return;
     const problem = metadataPieceProblem(assembler.size, m);
     if (problem) {
       peer.conn.close(`bad metadata piece: ${problem}`);
@@ -304,17 +316,23 @@ export class MetadataFetcher extends EventEmitter<MetadataFetcherEvents> {
       return;
     }
     if (result) {
-      // MD-05: everything is thrown away; the peers that sent it rest, and if one peer's size was
-      // the lie, the next assembler uses a size from someone else.
-      debugLog('peer', `metadata failed its hash; blaming ${result.badHash.join(', ')}`);
-      for (const key of result.badHash) {
-        const culprit = this.peers.get(key);
+      // MD-05: everything is thrown away. A peer that sent all of it lied and rests; with several
+      // senders nobody can tell, so the next assembly comes from one peer alone (soloPeer). If
+      // one peer's size was the lie, the next assembler uses a size from someone else.
+      debugLog('peer', `metadata failed its hash; sent by ${result.badHash.join(', ')}`);
+      if (result.badHash.length === 1) {
+        // One sender: it lied.
+        const culprit = this.peers.get(result.badHash[0]!);
         if (culprit) culprit.restUntil = this.now() + 10 * REST_AFTER_REJECT_MS;
       }
+      this.soloPeer = null;
+      this.soloNext = true;
       const other = [...this.peers.values()].find(
         (p) => p.size !== null && !result.badHash.includes(p.key),
       );
       this.assembler = new MetadataAssembler(other?.size ?? assembler.size, this.opts.infoHash);
+      for (const p of this.peers.values()) this.askMore(p);
+      return;
     }
     this.askMore(peer);
   }
@@ -326,6 +344,10 @@ export class MetadataFetcher extends EventEmitter<MetadataFetcherEvents> {
       return;
     const now = this.now();
     if (peer.restUntil > now) return;
+    if (this.soloNext) {
+      this.soloPeer ??= peer.key;
+      if (this.soloPeer !== peer.key) return;
+    }
     const missing = assembler.missing().filter((i) => !peer.asked.has(i));
     const askedElsewhere = new Set<number>();
     for (const p of this.peers.values()) for (const i of p.asked.keys()) askedElsewhere.add(i);
