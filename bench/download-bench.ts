@@ -26,6 +26,7 @@ import {
 } from '../test/harness';
 import { allocPieceBuffer } from '../src/main/engine/storage/piece-buffers';
 import { dropCleanPageCache, readTree } from './page-cache';
+import { peakRssKbOf } from './proc-status';
 
 const MiB = 1 << 20;
 const root = process.cwd();
@@ -371,10 +372,9 @@ function watchProcess(findPid: () => Promise<number | null>): { stop(): ProcessU
       pid ??= await findPid();
       if (pid === null) return;
       const cpuSec = await cpuSecOf(pid);
-      const status = await readFile(`/proc/${pid}/status`, 'utf8');
-      const hwm = /VmHWM:\s+(\d+)/.exec(status);
+      const hwm = await peakRssKbOf(pid);
       if (!stopped) samples.push({ at: Date.now(), cpuSec });
-      if (hwm) peakRssKb = Math.max(peakRssKb ?? 0, Number(hwm[1]));
+      if (hwm !== null) peakRssKb = Math.max(peakRssKb ?? 0, hwm);
     } catch {
       // gone: keep the samples so far
     } finally {

@@ -23,6 +23,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { Session, type Torrent } from '../src/main/engine';
 import { dropCleanPageCache, readTree } from './page-cache';
+import { peakRssKbOf } from './proc-status';
 
 if (process.argv[2] === '--serve') await serve(process.argv[3], process.argv[4]);
 else if (process.argv[2] === '--together') await downloadTogether(process.argv.slice(3));
@@ -82,17 +83,11 @@ async function downloadTogether([workDir, ...torrentPaths]: string[]): Promise<v
         console.log(`${t.name}: ${wall.toFixed(2)} s, ${(bytes / 1e6 / wall).toFixed(0)} MB/s`);
       }),
     );
-    console.log(`peak RSS: ${await peakRssMb()} MB`);
+    const kb = await peakRssKbOf('self').catch(() => null);
+    console.log(`peak RSS: ${kb === null ? '?' : ((kb * 1024) / 1e6).toFixed(0)} MB`);
   } finally {
     await session.close();
   }
-}
-
-/** The process's peak resident memory so far (Linux's VmHWM), in MB. */
-async function peakRssMb(): Promise<string> {
-  const status = await readFile('/proc/self/status', 'utf8').catch(() => '');
-  const kb = /^VmHWM:\s+(\d+) kB/m.exec(status)?.[1];
-  return kb ? ((Number(kb) * 1024) / 1e6).toFixed(0) : '?';
 }
 
 /**

@@ -116,15 +116,7 @@ describe('magnet links', () => {
 
   it('throws away metadata that fails the info-hash and completes from the honest peer (MD-05)', async () => {
     const { fx, seedSession, metainfo } = await seedingSession();
-    const evil = await startEvilPeer({
-      infoHash: metainfo.infoHash,
-      pieceCount: metainfo.pieceCount,
-      content: fx.content,
-      pieceLength: fx.pieceLength,
-      mode: 'bad-metadata',
-      metadataSize: metainfo.infoBytes.length,
-    });
-    evils.push(evil);
+    const evil = await metadataLiar(fx, metainfo);
     const leechSession = await session('leech');
     // The liar first, alone: its metadata fails the hash before the honest peer is known.
     const leech = await leechSession.addMagnet(
@@ -143,15 +135,7 @@ describe('magnet links', () => {
 
   it('a liar and an honest peer mixed in one failed metadata try: the honest one still delivers it', async () => {
     const { fx, seedSession, metainfo } = await seedingSession();
-    const evil = await startEvilPeer({
-      infoHash: metainfo.infoHash,
-      pieceCount: metainfo.pieceCount,
-      content: fx.content,
-      pieceLength: fx.pieceLength,
-      mode: 'bad-metadata',
-      metadataSize: metainfo.infoBytes.length,
-    });
-    evils.push(evil);
+    const evil = await metadataLiar(fx, metainfo);
     const leechSession = await session('leech');
     // Both known at once: the first try takes pieces from both and fails its hash. Who lied
     // cannot be told from that; both used to rest for five minutes, stalling the magnet.
@@ -182,6 +166,23 @@ describe('magnet links', () => {
     );
   });
 });
+
+/** A peer that serves metadata which fails the info-hash (MD-05); closed after the test. */
+async function metadataLiar(
+  fx: Awaited<ReturnType<typeof seedingSession>>['fx'],
+  metainfo: ReturnType<typeof parseMetainfo>,
+) {
+  const evil = await startEvilPeer({
+    infoHash: metainfo.infoHash,
+    pieceCount: metainfo.pieceCount,
+    content: fx.content,
+    pieceLength: fx.pieceLength,
+    mode: 'bad-metadata',
+    metadataSize: metainfo.infoBytes.length,
+  });
+  evils.push(evil);
+  return evil;
+}
 
 function makeFixtureTorrent(m: ReturnType<typeof parseMetainfo>): Uint8Array {
   return Buffer.concat([Buffer.from('d4:info'), m.infoBytes, Buffer.from('e')]);
