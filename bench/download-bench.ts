@@ -1,6 +1,7 @@
 // Tessera against the native engines on the same swarm (issue 5). Builds a loopback swarm of real
 // seeders (qBittorrent, aria2, Transmission) behind opentracker, then downloads the same torrent in
-// turn with Tessera, aria2c and qbittorrent-nox, alternating, several runs each, and prints a table.
+// turn with Tessera, aria2c, qbittorrent-nox and rtorrent, alternating, several runs each, and
+// prints a table.
 //
 //   npm run bench                       # every case, 3 runs each
 //   npm run bench -- --quick            # one small case
@@ -20,6 +21,7 @@ import {
   compareTrees,
   makeTempDir,
   qbittorrentDownload,
+  rtorrentDownload,
   startSwarm,
   type FileSpec,
   type Swarm,
@@ -96,17 +98,24 @@ interface Measured {
   round?: number;
 }
 
+/** Every downloader the benchmark knows, and its default set. */
+const CLIENTS = ['tessera', 'tessera-warm', 'aria2c', 'qbittorrent', 'rtorrent'];
+
 function parseArgs(argv: string[]) {
   const get = (flag: string) => {
     const i = argv.indexOf(flag);
     return i >= 0 ? argv[i + 1] : undefined;
   };
+  const clients = (get('--clients') ?? CLIENTS.join(',')).split(',');
+  const unknown = clients.filter((client) => !CLIENTS.includes(client));
+  if (unknown.length > 0)
+    throw new Error(`unknown client ${unknown.join(', ')}; clients: ${CLIENTS.join(', ')}`);
   return {
     quick: argv.includes('--quick'),
     ci: argv.includes('--ci'),
     runs: Number(get('--runs') ?? (argv.includes('--ci') ? 2 : 3)),
     cases: get('--cases')?.split(','),
-    clients: (get('--clients') ?? 'tessera,tessera-warm,aria2c,qbittorrent').split(','),
+    clients,
   };
 }
 
@@ -219,31 +228,31 @@ async function measureOnce(
       transferMs: null,
       peakRssMb: r.peakRssKb ? r.peakRssKb / 1024 : null,
     };
-  } else {
+  } else if (client === 'qbittorrent') {
     const workDir = path.join(work, `qbt-${run}`);
-    const watch = watchProcess(() => pidByCommandLine(['qbittorrent-nox', workDir]));
-    let r: Awaited<ReturnType<typeof qbittorrentDownload>>;
-    try {
-      r = await qbittorrentDownload({
+    m = await measureDaemon(client, ['qbittorrent-nox', workDir], () =>
+      qbittorrentDownload({
         torrent: swarm.torrentPath,
         outDir: out,
         host: allocateHost(),
         workDir,
         timeoutMs: 600_000,
-      });
-    } catch (e) {
-      watch.stop();
-      throw e;
-    }
-    const usage = watch.stop();
-    m = {
-      client,
-      wallMs: r.wallMs,
-      cpuSec: usage.lastCpuSec,
-      transferCpuSec: usage.cpuBetween(r.addedAt, r.doneAt),
-      transferMs: r.doneAt - r.addedAt,
-      peakRssMb: usage.peakRssKb === null ? null : usage.peakRssKb / 1024,
-    };
+      }),
+    );
+  } else if (client === 'rtorrent') {
+    const workDir = path.join(work, `rt-${run}`);
+    await mkdir(workDir, { recursive: true });
+    m = await measureDaemon(client, ['rtorrent', workDir], () =>
+      rtorrentDownload({
+        torrent: swarm.torrentPath,
+        outDir: out,
+        host: allocateHost(),
+        workDir,
+        timeoutMs: 600_000,
+      }),
+    );
+  } else {
+    throw new Error(`unknown client ${client}`);
   }
   const seedersAfter = await seedersCpuSec(swarm);
   const stealAfter = await stealSec();
@@ -259,6 +268,35 @@ async function measureOnce(
   // The download stays until the case is over (see main): deleting thousands of files between
   // runs made the next runs' file creation slower and slower.
   return m;
+}
+
+/**
+ * A reference client the harness starts as a daemon (qbittorrent-nox, rtorrent): its CPU and
+ * peak RSS sampled from /proc while `download` runs, found by its command line; the transfer is
+ * bounded by the add request answered and the client's own finished hook.
+ */
+async function measureDaemon(
+  client: string,
+  commandLine: string[],
+  download: () => Promise<{ wallMs: number; addedAt: number; doneAt: number }>,
+): Promise<Measured> {
+  const watch = watchProcess(() => pidByCommandLine(commandLine));
+  let r: Awaited<ReturnType<typeof download>>;
+  try {
+    r = await download();
+  } catch (e) {
+    watch.stop();
+    throw e;
+  }
+  const usage = watch.stop();
+  return {
+    client,
+    wallMs: r.wallMs,
+    cpuSec: usage.lastCpuSec,
+    transferCpuSec: usage.cpuBetween(r.addedAt, r.doneAt),
+    transferMs: r.doneAt - r.addedAt,
+    peakRssMb: usage.peakRssKb === null ? null : usage.peakRssKb / 1024,
+  };
 }
 
 /**
@@ -303,7 +341,7 @@ async function dropPageCache(swarm: Swarm): Promise<boolean> {
 /** The reference clients' executables, where they are on the PATH. */
 function programPaths(): string[] {
   const dirs = (process.env.PATH ?? '').split(path.delimiter).filter(Boolean);
-  return ['aria2c', 'qbittorrent-nox'].flatMap((name) =>
+  return ['aria2c', 'qbittorrent-nox', 'rtorrent'].flatMap((name) =>
     dirs
       .map((dir) => path.join(dir, name))
       .filter((file) => existsSync(file))

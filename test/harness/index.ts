@@ -14,6 +14,7 @@ export {
 } from './seeders';
 export { aria2Download, type DownloadResult } from './aria2';
 export { qbittorrentDownload } from './qbittorrent';
+export { rtorrentDownload } from './rtorrent';
 export { startSwarm, type Swarm, type SwarmOptions } from './swarm';
 export { allocateHost, freePort, freeUdpPort, waitFor, sleep } from './proc';
 export { makeTempDir } from './temp';
