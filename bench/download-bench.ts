@@ -457,8 +457,9 @@ async function pidByCommandLine(parts: string[]): Promise<number | null> {
 /**
  * The `tessera-warm` client: one engine process for the whole case (bench/warm-engine.ts in
  * `--serve` mode), as the app and `tessera serve` run it, warmed up by one download of the
- * case's torrent before the timed runs (that data deleted and the page cache dropped after).
- * It shows the engine once V8 has compiled its hot code; `tessera` pays that in every run.
+ * case's torrent before the timed runs (its data kept to the end of the case like every run's,
+ * the page cache dropped). It shows the engine once V8 has compiled its hot code; `tessera`
+ * pays that in every run.
  */
 class WarmEngine {
   private readonly lines: AsyncIterator<string>;
@@ -486,9 +487,9 @@ class WarmEngine {
     }
     if (pid === null) throw new Error('warm engine did not start');
     const engine = new WarmEngine(child, pid);
-    const warmUp = path.join(work, 'tessera-warm-up');
-    await engine.measure(swarm.torrentPath, warmUp);
-    await rm(warmUp, { recursive: true, force: true });
+    // Its download stays until the case is over, like every run's (see main): deleting it here
+    // made the first client after it create its files past thousands of just-deleted inodes.
+    await engine.measure(swarm.torrentPath, path.join(work, 'tessera-warm-up'));
     await writeBackEverything();
     await dropPageCache(swarm);
     return engine;
