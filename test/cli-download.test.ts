@@ -1,5 +1,5 @@
 // Tessera's command line downloading from real, independently written BitTorrent programs
-// (Transmission, aria2, qBittorrent) through a real tracker (opentracker), all on loopback.
+// (Transmission, aria2, qBittorrent, rtorrent) through a real tracker (opentracker), all on loopback.
 // Every byte of the result is compared with the source.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -91,6 +91,35 @@ describe('tessera download from real clients', () => {
       expect(run.stderr).toBe('');
       expect(run.code).toBe(0);
       await compareTrees(join(swarm.sourceDir, swarm.contentName), join(out, swarm.contentName));
+    } finally {
+      await swarm.stop();
+    }
+  });
+
+  it('downloads a multi-file torrent from rtorrent (rakshasa libtorrent) alone, byte for byte', async () => {
+    const work = join(tmp.path, 'rtorrent');
+    const swarm = await startSwarm({
+      workDir: work,
+      name: 'from-rtorrent',
+      files: [
+        { path: 'one.bin', bytes: 7 * MiB + 4097 },
+        { path: 'sub/two.bin', bytes: 9 * MiB - 13 },
+      ],
+      pieceLengthLog2: 18,
+      seeders: ['rtorrent'],
+      seed: 14,
+    });
+    try {
+      const out = join(work, 'out');
+      const run = await runCli(
+        ['download', swarm.torrentPath, '--out', out, '--json', '--bind', allocateHost()],
+        { timeoutMs: 90_000 },
+      );
+      expect(run.stderr).toBe('');
+      expect(run.code).toBe(0);
+      await compareTrees(join(swarm.sourceDir, swarm.contentName), join(out, swarm.contentName));
+      // Every byte came from rtorrent, the only peer the tracker knew.
+      expect(await swarm.seeders[0]!.uploadedBytes()).toBeGreaterThanOrEqual(16 * MiB - 13 + 4097);
     } finally {
       await swarm.stop();
     }

@@ -8,6 +8,7 @@ export {
   startTransmissionSeeder,
   startAria2Seeder,
   startQbittorrentSeeder,
+  startRtorrentSeeder,
   type Seeder,
   type SeederKind,
   type SeederOptions,
