@@ -24,6 +24,7 @@ import {
   rtorrentDownload,
   startSwarm,
   type FileSpec,
+  type SeederKind,
   type Swarm,
 } from '../test/harness';
 import { allocPieceBuffer } from '../src/main/engine/storage/piece-buffers';
@@ -98,6 +99,18 @@ interface Measured {
   round?: number;
 }
 
+/** The swarm's seeders unless --seeders says otherwise. */
+const DEFAULT_SEEDERS: SeederKind[] = ['qbittorrent', 'aria2', 'transmission'];
+const SEEDER_KINDS: SeederKind[] = ['qbittorrent', 'aria2', 'transmission', 'rtorrent'];
+
+function parseSeeders(list: string): SeederKind[] {
+  const kinds = list.split(',');
+  const unknown = kinds.filter((k) => !(SEEDER_KINDS as string[]).includes(k));
+  if (unknown.length > 0 || kinds.length === 0)
+    throw new Error(`unknown seeder ${unknown.join(', ')}; seeders: ${SEEDER_KINDS.join(', ')}`);
+  return kinds as SeederKind[];
+}
+
 /** Every downloader the benchmark knows, and its default set. */
 const CLIENTS = ['tessera', 'tessera-warm', 'aria2c', 'qbittorrent', 'rtorrent'];
 
@@ -115,6 +128,7 @@ function parseArgs(argv: string[]) {
     ci: argv.includes('--ci'),
     runs: Number(get('--runs') ?? (argv.includes('--ci') ? 2 : 3)),
     cases: get('--cases')?.split(','),
+    seeders: parseSeeders(get('--seeders') ?? DEFAULT_SEEDERS.join(',')),
     clients,
   };
 }
@@ -793,6 +807,7 @@ async function main(): Promise<number> {
       memoryGiB: Math.round(os.totalmem() / 2 ** 30),
       node: process.version,
     },
+    seeders: args.seeders,
     cases: {},
   };
   let failed = false;
@@ -818,14 +833,14 @@ async function main(): Promise<number> {
       const work = path.join(tmp.path, c.name);
       await mkdir(work, { recursive: true });
       process.stdout.write(
-        `\nBuilding the ${c.name} swarm (qBittorrent, aria2, Transmission seeders)… `,
+        `\nBuilding the ${c.name} swarm (seeders: ${args.seeders.join(', ')})… `,
       );
       const swarm = await startSwarm({
         workDir: work,
         files: c.files,
         name: c.name,
         pieceLengthLog2: c.pieceLengthLog2,
-        seeders: ['qbittorrent', 'aria2', 'transmission'],
+        seeders: args.seeders,
         seed: 77,
         readyTimeoutMs: 300_000,
       });
