@@ -167,6 +167,17 @@ describe('tessera download from real clients', () => {
 });
 
 describe('tessera download refuses what it cannot do, in one line', () => {
+  it("--help after a command prints that command's usage and exits 0", async () => {
+    const run = await runCli(['download', '--help'], { timeoutMs: 15_000 });
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(
+      /^usage: tessera download <file\.torrent \| magnet:\?…> --out <dir>/,
+    );
+    const info = await runCli(['info', 'x.torrent', '-h'], { timeoutMs: 15_000 });
+    expect(info.code).toBe(0);
+    expect(info.stdout).toMatch(/^usage: tessera info /);
+  });
+
   it('a file that is not a torrent', async () => {
     const bad = join(tmp.path, 'bad.torrent');
     await writeFile(bad, '<html>not a torrent</html>');

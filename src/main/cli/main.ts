@@ -12,8 +12,25 @@ usage:
   ${SERVE_USAGE}
   tessera --help | --version`;
 
+/** Each command's own usage, printed for `tessera <command> --help`. */
+const COMMAND_USAGE: Record<string, string> = {
+  download: DOWNLOAD_USAGE,
+  info: INFO_USAGE,
+  serve: SERVE_USAGE,
+};
+
+/** --help or -h among a command's options (not after `--`, where words are file names). */
+function asksForHelp(args: readonly string[]): boolean {
+  const end = args.indexOf('--');
+  return (end < 0 ? args : args.slice(0, end)).some((a) => a === '--help' || a === '-h');
+}
+
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
+  if (command !== undefined && COMMAND_USAGE[command] !== undefined && asksForHelp(rest)) {
+    process.stdout.write(`usage: ${COMMAND_USAGE[command]}\n`);
+    return 0;
+  }
   switch (command) {
     case 'download':
       return runDownload(rest);
