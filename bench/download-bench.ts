@@ -106,7 +106,7 @@ const SEEDER_KINDS: SeederKind[] = ['qbittorrent', 'aria2', 'transmission', 'rto
 function parseSeeders(list: string): SeederKind[] {
   const kinds = list.split(',');
   const unknown = kinds.filter((k) => !(SEEDER_KINDS as string[]).includes(k));
-  if (unknown.length > 0 || kinds.length === 0)
+  if (unknown.length > 0)
     throw new Error(`unknown seeder ${unknown.join(', ')}; seeders: ${SEEDER_KINDS.join(', ')}`);
   return kinds as SeederKind[];
 }
