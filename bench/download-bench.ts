@@ -16,20 +16,25 @@ import { createInterface } from 'node:readline';
 import os from 'node:os';
 import path from 'node:path';
 import {
-  aria2Download,
   allocateHost,
   compareTrees,
   makeTempDir,
-  qbittorrentDownload,
-  rtorrentDownload,
   startSwarm,
   type FileSpec,
   type SeederKind,
   type Swarm,
 } from '../test/harness';
 import { allocPieceBuffer } from '../src/main/engine/storage/piece-buffers';
+import {
+  downloadWithReference,
+  isReferenceClient,
+  REFERENCE_CLIENTS,
+  runTessera,
+  tesseraEnv,
+  type Measured,
+} from './download-clients';
 import { dropCleanPageCache, readTree } from './page-cache';
-import { peakRssKbOf } from './proc-status';
+import { cpuSecOf, pidByCommandLine, watchProcess } from './proc-status';
 
 const MiB = 1 << 20;
 const root = process.cwd();
@@ -71,34 +76,6 @@ const CASES: Case[] = [
   makeCase('small-files-2000', smallFiles(2000), 18),
 ];
 
-interface Measured {
-  client: string;
-  wallMs: number;
-  /** The whole process, start-up and shutdown included. */
-  cpuSec: number | null;
-  /**
-   * From the torrent being added to 100 %, sampled from /proc the same way for every client
-   * that has such a moment (not aria2c, which starts downloading as it starts).
-   */
-  transferCpuSec: number | null;
-  /**
-   * Wall time from the torrent being added to 100 %: Tessera's `added` and `done` lines,
-   * qBittorrent's add request and finish hook (its wallMs too). Null for aria2c.
-   */
-  transferMs: number | null;
-  peakRssMb: number | null;
-  loopDelay?: { p50: number; p99: number; max: number };
-  /** CPU seconds the swarm's seeders spent while this client downloaded (null if unreadable). */
-  seedersCpuSec?: number | null;
-  /**
-   * CPU seconds the hypervisor took from this machine (all cores) during the run: /proc/stat's
-   * steal time. High steal slows every client; it says when a slow run is the host's doing.
-   */
-  stealSec?: number | null;
-  /** Which round of the case this was (every client runs once per round, back to back). */
-  round?: number;
-}
-
 /** The swarm's seeders unless --seeders says otherwise. */
 const DEFAULT_SEEDERS: SeederKind[] = ['qbittorrent', 'aria2', 'transmission'];
 const SEEDER_KINDS: SeederKind[] = ['qbittorrent', 'aria2', 'transmission', 'rtorrent'];
@@ -112,7 +89,7 @@ function parseSeeders(list: string): SeederKind[] {
 }
 
 /** Every downloader the benchmark knows, and its default set. */
-const CLIENTS = ['tessera', 'tessera-warm', 'aria2c', 'qbittorrent', 'rtorrent'];
+const CLIENTS = ['tessera', 'tessera-warm', ...REFERENCE_CLIENTS];
 
 function parseArgs(argv: string[]) {
   const get = (flag: string) => {
@@ -133,82 +110,6 @@ function parseArgs(argv: string[]) {
   };
 }
 
-/**
- * The environment Tessera runs in: ours without NODE_EXTRA_CA_CERTS. Where that is set (this
- * sandbox sets it for its proxy), every Node process parses the whole CA bundle at start-up,
- * about 70 ms of CPU, for TLS that a download from loopback trackers and peers never uses; the
- * native clients pay nothing like it, and neither does Node on a user's machine.
- */
-function tesseraEnv(): NodeJS.ProcessEnv {
-  const env = { ...process.env };
-  delete env.NODE_EXTRA_CA_CERTS;
-  return env;
-}
-
-/**
- * Runs Tessera's command line under /usr/bin/time for whole-process CPU seconds and peak RSS;
- * its `added` and `done` JSON lines bound the transfer for `transferCpuSec`.
- */
-function runTessera(torrent: string, out: string, resumeDir: string): Promise<Measured> {
-  return new Promise((resolve, reject) => {
-    const started = performance.now();
-    const child = spawn(
-      '/usr/bin/time',
-      [
-        '-f',
-        'TIME %e %U %S %M',
-        process.execPath,
-        path.join(root, 'bin/tessera.mjs'),
-        'download',
-        torrent,
-        '--out',
-        out,
-        '--json',
-        '--bind',
-        allocateHost(),
-        '--resume-dir',
-        resumeDir,
-        '--timeout',
-        '600',
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'], env: tesseraEnv() },
-    );
-    // /usr/bin/time's child is Tessera's node process.
-    const watch = watchProcess(() => childPidOf(child.pid!));
-    let addedAt: number | null = null;
-    let doneAt: number | null = null;
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => {
-      stdout += c;
-      if (addedAt === null && stdout.includes('"event":"added"')) addedAt = Date.now();
-      if (doneAt === null && stdout.includes('"event":"done"')) doneAt = Date.now();
-    });
-    child.stderr.on('data', (c: Buffer) => (stderr += c));
-    child.on('error', reject);
-    child.on('exit', (code) => {
-      const wallMs = performance.now() - started;
-      const usage = watch.stop();
-      if (code !== 0)
-        return reject(new Error(`tessera exited with ${code}: ${stderr.slice(-500)}`));
-      const t = /TIME ([\d.]+) ([\d.]+) ([\d.]+) (\d+)/.exec(stderr);
-      const done = JSON.parse(stdout.trim().split('\n').at(-1)!) as {
-        eventLoopDelayMs?: Measured['loopDelay'];
-      };
-      resolve({
-        client: 'tessera',
-        wallMs,
-        cpuSec: t ? Number(t[2]) + Number(t[3]) : null,
-        transferCpuSec:
-          addedAt !== null && doneAt !== null ? usage.cpuBetween(addedAt, doneAt) : null,
-        transferMs: addedAt !== null && doneAt !== null ? doneAt - addedAt : null,
-        peakRssMb: t ? Number(t[4]) / 1024 : null,
-        loopDelay: done.eventLoopDelayMs,
-      });
-    });
-  });
-}
-
 async function measureOnce(
   client: string,
   swarm: Swarm,
@@ -222,49 +123,16 @@ async function measureOnce(
   const stealBefore = await stealSec();
   let m: Measured;
   if (client === 'tessera')
-    m = await runTessera(swarm.torrentPath, out, path.join(work, `resume-${run}`));
+    m = await runTessera({
+      torrent: swarm.torrentPath,
+      out,
+      resumeDir: path.join(work, `resume-${run}`),
+    });
   else if (client === 'tessera-warm') {
     if (!warm) throw new Error('tessera-warm: no warm engine');
     m = await warm.measure(swarm.torrentPath, out);
-  } else if (client === 'aria2c') {
-    const r = await aria2Download({
-      torrent: swarm.torrentPath,
-      outDir: out,
-      host: allocateHost(),
-      timeoutMs: 600_000,
-      logDir: path.join(work, 'logs'),
-    });
-    m = {
-      client,
-      wallMs: r.wallMs,
-      cpuSec: r.cpuSec ?? null,
-      transferCpuSec: null,
-      transferMs: null,
-      peakRssMb: r.peakRssKb ? r.peakRssKb / 1024 : null,
-    };
-  } else if (client === 'qbittorrent') {
-    const workDir = path.join(work, `qbt-${run}`);
-    m = await measureDaemon(client, ['qbittorrent-nox', workDir], () =>
-      qbittorrentDownload({
-        torrent: swarm.torrentPath,
-        outDir: out,
-        host: allocateHost(),
-        workDir,
-        timeoutMs: 600_000,
-      }),
-    );
-  } else if (client === 'rtorrent') {
-    const workDir = path.join(work, `rt-${run}`);
-    await mkdir(workDir, { recursive: true });
-    m = await measureDaemon(client, ['rtorrent', workDir], () =>
-      rtorrentDownload({
-        torrent: swarm.torrentPath,
-        outDir: out,
-        host: allocateHost(),
-        workDir,
-        timeoutMs: 600_000,
-      }),
-    );
+  } else if (isReferenceClient(client)) {
+    m = await downloadWithReference(client, { torrent: swarm.torrentPath, out, work, run });
   } else {
     throw new Error(`unknown client ${client}`);
   }
@@ -282,35 +150,6 @@ async function measureOnce(
   // The download stays until the case is over (see main): deleting thousands of files between
   // runs made the next runs' file creation slower and slower.
   return m;
-}
-
-/**
- * A reference client the harness starts as a daemon (qbittorrent-nox, rtorrent): its CPU and
- * peak RSS sampled from /proc while `download` runs, found by its command line; the transfer is
- * bounded by the add request answered and the client's own finished hook.
- */
-async function measureDaemon(
-  client: string,
-  commandLine: string[],
-  download: () => Promise<{ wallMs: number; addedAt: number; doneAt: number }>,
-): Promise<Measured> {
-  const watch = watchProcess(() => pidByCommandLine(commandLine));
-  let r: Awaited<ReturnType<typeof download>>;
-  try {
-    r = await download();
-  } catch (e) {
-    watch.stop();
-    throw e;
-  }
-  const usage = watch.stop();
-  return {
-    client,
-    wallMs: r.wallMs,
-    cpuSec: usage.lastCpuSec,
-    transferCpuSec: usage.cpuBetween(r.addedAt, r.doneAt),
-    transferMs: r.doneAt - r.addedAt,
-    peakRssMb: usage.peakRssKb === null ? null : usage.peakRssKb / 1024,
-  };
 }
 
 /**
@@ -363,13 +202,6 @@ function programPaths(): string[] {
   );
 }
 
-/** A process's CPU seconds so far, user + system, from /proc (throws once it is gone). */
-async function cpuSecOf(pid: number): Promise<number> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100; // USER_HZ on Linux
-}
-
 /**
  * CPU seconds the seeders have used so far (user + system, from /proc). The seeders share the
  * machine's cores with the downloader: this shows how much of the machine was left to it.
@@ -395,77 +227,6 @@ async function stealSec(): Promise<number | null> {
   } catch {
     return null;
   }
-}
-
-interface ProcessUsage {
-  /** CPU seconds at the last sample (the process's whole life up to then). */
-  lastCpuSec: number | null;
-  peakRssKb: number | null;
-  /** CPU seconds spent between two Date.now() moments, interpolated between samples. */
-  cpuBetween(from: number, to: number): number | null;
-}
-
-/**
- * CPU seconds and peak RSS of a process, sampled from /proc every 20 ms until stopped; `findPid`
- * is asked until it names the process. Every client is measured this way for its transfer, so
- * the figures compare like with like. The last sample is at most 20 ms old when the process
- * exits, so whole-process CPU is a slight undercount.
- */
-function watchProcess(findPid: () => Promise<number | null>): { stop(): ProcessUsage } {
-  let pid: number | null = null;
-  const samples: { at: number; cpuSec: number }[] = [];
-  let peakRssKb: number | null = null;
-  let busy = false;
-  let stopped = false;
-  const sample = async () => {
-    if (busy || stopped) return;
-    busy = true;
-    try {
-      pid ??= await findPid();
-      if (pid === null) return;
-      const cpuSec = await cpuSecOf(pid);
-      const hwm = await peakRssKbOf(pid);
-      if (!stopped) samples.push({ at: Date.now(), cpuSec });
-      if (hwm !== null) peakRssKb = Math.max(peakRssKb ?? 0, hwm);
-    } catch {
-      // gone: keep the samples so far
-    } finally {
-      busy = false;
-    }
-  };
-  const timer = setInterval(() => void sample(), 20);
-  const cpuAt = (t: number): number | null => {
-    const after = samples.findIndex((s) => s.at >= t);
-    if (after <= 0) return after === 0 ? samples[0]!.cpuSec : null;
-    const a = samples[after - 1]!;
-    const b = samples[after]!;
-    return a.cpuSec + ((b.cpuSec - a.cpuSec) * (t - a.at)) / Math.max(1, b.at - a.at);
-  };
-  return {
-    stop() {
-      stopped = true;
-      clearInterval(timer);
-      return {
-        lastCpuSec: samples.at(-1)?.cpuSec ?? null,
-        peakRssKb,
-        cpuBetween(from, to) {
-          const a = cpuAt(from);
-          const b = cpuAt(to);
-          return a === null || b === null ? null : b - a;
-        },
-      };
-    },
-  };
-}
-
-/** The first process whose command line contains every string. */
-async function pidByCommandLine(parts: string[]): Promise<number | null> {
-  for (const name of await readdir('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    const cmd = await readFile(`/proc/${name}/cmdline`, 'utf8').catch(() => '');
-    if (parts.every((s) => cmd.includes(s))) return Number(name);
-  }
-  return null;
 }
 
 /**
@@ -557,13 +318,6 @@ class WarmEngine {
     this.child.stdin!.end();
     await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
   }
-}
-
-/** The (first) child of a process: what /usr/bin/time runs. */
-async function childPidOf(pid: number): Promise<number | null> {
-  const children = await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8').catch(() => '');
-  const first = children.trim().split(' ')[0];
-  return first ? Number(first) : null;
 }
 
 // ---- the machine's ceilings, measured on the spot ----

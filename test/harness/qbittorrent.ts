@@ -184,6 +184,8 @@ export async function qbittorrentDownload(o: {
   port?: number;
   workDir: string;
   timeoutMs: number;
+  /** Runs after 100 %, before the client is stopped (a benchmark's last CPU sample). */
+  beforeStop?: () => Promise<void>;
 }): Promise<{ wallMs: number; addedAt: number; doneAt: number }> {
   await mkdir(o.outDir, { recursive: true });
   const finishedMarker = join(resolve(o.workDir), 'finished');
@@ -216,6 +218,7 @@ export async function qbittorrentDownload(o: {
       return polledAt;
     });
     const doneAt = Math.round(finishedAt);
+    await o.beforeStop?.();
     return { wallMs: doneAt - started, addedAt, doneAt };
   } finally {
     await qb.proc.stop();

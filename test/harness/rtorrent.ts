@@ -134,6 +134,8 @@ export async function rtorrentDownload(o: {
   port?: number;
   workDir: string;
   timeoutMs: number;
+  /** Runs after 100 %, before the client is stopped (a benchmark's last CPU sample). */
+  beforeStop?: () => Promise<void>;
 }): Promise<{ wallMs: number; addedAt: number; doneAt: number }> {
   await mkdir(o.workDir, { recursive: true });
   await mkdir(o.outDir, { recursive: true });
@@ -154,6 +156,7 @@ export async function rtorrentDownload(o: {
       { timeoutMs: o.timeoutMs, intervalMs: 20, managed: rt.proc },
     );
     const doneAt = Math.round(finishedAt);
+    await o.beforeStop?.();
     return { wallMs: doneAt - started, addedAt, doneAt };
   } finally {
     await rt.proc.stop();
