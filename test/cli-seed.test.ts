@@ -11,6 +11,7 @@ import {
   compareTrees,
   makeTempDir,
   qbittorrentDownload,
+  rtorrentDownload,
   startSwarm,
 } from './harness';
 
@@ -76,7 +77,7 @@ async function stop(child: ChildProcess): Promise<number | null> {
 }
 
 describe('real clients download from Tessera', () => {
-  it('aria2c and qBittorrent fetch a multi-file torrent from a Tessera seed, byte for byte', async () => {
+  it('aria2c, qBittorrent and rtorrent fetch a multi-file torrent from a Tessera seed, byte for byte', async () => {
     const work = join(tmp.path, 'seed');
     const swarm = await startSwarm({
       workDir: work,
@@ -118,6 +119,19 @@ describe('real clients download from Tessera', () => {
         timeoutMs: 60_000,
       });
       await compareTrees(join(swarm.sourceDir, swarm.contentName), join(viaQbt, swarm.contentName));
+
+      const viaRtorrent = join(work, 'rtorrent-out');
+      await rtorrentDownload({
+        torrent: swarm.torrentPath,
+        outDir: viaRtorrent,
+        host: allocateHost(),
+        workDir: join(work, 'rtorrent'),
+        timeoutMs: 60_000,
+      });
+      await compareTrees(
+        join(swarm.sourceDir, swarm.contentName),
+        join(viaRtorrent, swarm.contentName),
+      );
     } finally {
       expect(await stop(seeder.child)).toBe(0);
       await swarm.stop();
