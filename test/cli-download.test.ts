@@ -96,7 +96,7 @@ describe('tessera download from real clients', () => {
     }
   });
 
-  it('downloads a multi-file torrent from rtorrent (rakshasa libtorrent) alone, byte for byte', async () => {
+  it('downloads a multi-file torrent, and then its magnet link, from rtorrent (rakshasa libtorrent) alone', async () => {
     const work = join(tmp.path, 'rtorrent');
     const swarm = await startSwarm({
       workDir: work,
@@ -120,6 +120,22 @@ describe('tessera download from real clients', () => {
       await compareTrees(join(swarm.sourceDir, swarm.contentName), join(out, swarm.contentName));
       // Every byte came from rtorrent, the only peer the tracker knew.
       expect(await swarm.seeders[0]!.uploadedBytes()).toBeGreaterThanOrEqual(16 * MiB - 13 + 4097);
+
+      // And from a magnet link: the metadata too can only come from rtorrent (BEP 9).
+      const viaMagnet = join(work, 'magnet-out');
+      const magnet = `magnet:?xt=urn:btih:${swarm.infoHash}&tr=${encodeURIComponent(swarm.announceUrl)}`;
+      // A state folder of its own: nothing from the first download's resume data can help.
+      const fromMagnet = await runTessera(
+        ['download', magnet, '--out', viaMagnet, '--json', '--bind', allocateHost()],
+        { timeoutMs: 90_000, stateHome: join(work, 'magnet-state') },
+      );
+      expect(fromMagnet.stderr).toBe('');
+      expect(fromMagnet.code).toBe(0);
+      expect(fromMagnet.events.at(-1)).toMatchObject({ event: 'done', name: 'from-rtorrent' });
+      await compareTrees(
+        join(swarm.sourceDir, swarm.contentName),
+        join(viaMagnet, swarm.contentName),
+      );
     } finally {
       await swarm.stop();
     }
