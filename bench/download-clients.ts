@@ -1,13 +1,14 @@
 // One download by one client, measured the same way for every client: the downloaders the
 // benchmarks compare (download-bench.ts on a fresh swarm, held-ab.ts on a held one).
 import { spawn } from 'node:child_process';
-import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import {
   aria2Download,
   allocateHost,
   qbittorrentDownload,
   rtorrentDownload,
+  type DaemonDownloadOptions,
+  type DaemonDownloadResult,
 } from '../test/harness';
 import { childPidOf, pidByCommandLine, watchProcess } from './proc-status';
 
@@ -143,9 +144,7 @@ export function runTessera(o: {
 async function measureDaemon(
   client: string,
   commandLine: string[],
-  download: (
-    beforeStop: () => Promise<void>,
-  ) => Promise<{ wallMs: number; addedAt: number; doneAt: number }>,
+  download: (beforeStop: () => Promise<void>) => Promise<DaemonDownloadResult>,
 ): Promise<Measured> {
   const watch = watchProcess(() => pidByCommandLine(commandLine));
   let r: Awaited<ReturnType<typeof download>>;
@@ -167,6 +166,22 @@ async function measureDaemon(
     peakRssMb: usage.peakRssKb === null ? null : usage.peakRssKb / 1024,
   };
 }
+
+/**
+ * The references the harness starts as daemons: the program's name (to find its process by
+ * command line), the prefix of its scratch folder, and the harness's download function.
+ */
+const DAEMONS: Record<
+  Exclude<ReferenceClient, 'aria2c'>,
+  {
+    command: string;
+    dirPrefix: string;
+    download: (o: DaemonDownloadOptions) => Promise<DaemonDownloadResult>;
+  }
+> = {
+  qbittorrent: { command: 'qbittorrent-nox', dirPrefix: 'qbt', download: qbittorrentDownload },
+  rtorrent: { command: 'rtorrent', dirPrefix: 'rt', download: rtorrentDownload },
+};
 
 /**
  * Downloads `torrent` into `out` with a reference client started for this run alone (its
@@ -193,32 +208,16 @@ export async function downloadWithReference(
       peakRssMb: r.peakRssKb ? r.peakRssKb / 1024 : null,
     };
   }
-  if (client === 'qbittorrent') {
-    const workDir = path.join(o.work, `qbt-${o.run}`);
-    return measureDaemon(client, ['qbittorrent-nox', workDir], (beforeStop) =>
-      qbittorrentDownload({
-        torrent: o.torrent,
-        outDir: o.out,
-        host: allocateHost(),
-        workDir,
-        timeoutMs: 600_000,
-        beforeStop,
-      }),
-    );
-  }
-  if (client === 'rtorrent') {
-    const workDir = path.join(o.work, `rt-${o.run}`);
-    await mkdir(workDir, { recursive: true });
-    return measureDaemon(client, ['rtorrent', workDir], (beforeStop) =>
-      rtorrentDownload({
-        torrent: o.torrent,
-        outDir: o.out,
-        host: allocateHost(),
-        workDir,
-        timeoutMs: 600_000,
-        beforeStop,
-      }),
-    );
-  }
-  throw new Error(`unknown client ${String(client)}`);
+  const daemon = DAEMONS[client];
+  const workDir = path.join(o.work, `${daemon.dirPrefix}-${o.run}`);
+  return measureDaemon(client, [daemon.command, workDir], (beforeStop) =>
+    daemon.download({
+      torrent: o.torrent,
+      outDir: o.out,
+      host: allocateHost(),
+      workDir,
+      timeoutMs: 600_000,
+      beforeStop,
+    }),
+  );
 }

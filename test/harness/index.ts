@@ -16,6 +16,7 @@ export {
 export { aria2Download, type DownloadResult } from './aria2';
 export { qbittorrentDownload } from './qbittorrent';
 export { rtorrentDownload } from './rtorrent';
+export type { DaemonDownloadOptions, DaemonDownloadResult } from './downloader-types';
 export { startSwarm, type Swarm, type SwarmOptions } from './swarm';
 export { allocateHost, freePort, freeUdpPort, waitFor, sleep } from './proc';
 export { makeTempDir } from './temp';

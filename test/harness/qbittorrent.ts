@@ -5,6 +5,7 @@ import { openAsBlob } from 'node:fs';
 import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { HarnessError } from './errors';
+import type { DaemonDownloadOptions, DaemonDownloadResult } from './downloader-types';
 import { canConnect, freePort, spawnLogged, waitFor, type Managed } from './proc';
 import type { Seeder, SeederOptions } from './seeder-types';
 
@@ -177,16 +178,7 @@ export async function startQbittorrentSeeder(o: SeederOptions): Promise<Seeder> 
  * about 1.3 s or about 2.8 s, the moment of 100 % rounded up to the next refresh; with both
  * changes, 1.27–1.34 s every time.
  */
-export async function qbittorrentDownload(o: {
-  torrent: string;
-  outDir: string;
-  host: string;
-  port?: number;
-  workDir: string;
-  timeoutMs: number;
-  /** Runs after 100 %, before the client is stopped (a benchmark's last CPU sample). */
-  beforeStop?: () => Promise<void>;
-}): Promise<{ wallMs: number; addedAt: number; doneAt: number }> {
+export async function qbittorrentDownload(o: DaemonDownloadOptions): Promise<DaemonDownloadResult> {
   await mkdir(o.outDir, { recursive: true });
   const finishedMarker = join(resolve(o.workDir), 'finished');
   const qb = await startQbittorrent({

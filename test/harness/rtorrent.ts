@@ -4,6 +4,7 @@ import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { join, resolve } from 'node:path';
 import { HarnessError } from './errors';
+import type { DaemonDownloadOptions, DaemonDownloadResult } from './downloader-types';
 import { infoHashOf } from './mktorrent';
 import { freePort, spawnLogged, waitFor, type Managed } from './proc';
 import type { Seeder, SeederOptions } from './seeder-types';
@@ -127,16 +128,7 @@ export async function startRtorrentSeeder(o: SeederOptions): Promise<Seeder> {
  * qbittorrentDownload: the daemon starts first, the torrent goes in over XML-RPC (`load.start`),
  * and its `event.download.finished` hook touches a file whose mtime is the moment of 100 %.
  */
-export async function rtorrentDownload(o: {
-  torrent: string;
-  outDir: string;
-  host: string;
-  port?: number;
-  workDir: string;
-  timeoutMs: number;
-  /** Runs after 100 %, before the client is stopped (a benchmark's last CPU sample). */
-  beforeStop?: () => Promise<void>;
-}): Promise<{ wallMs: number; addedAt: number; doneAt: number }> {
+export async function rtorrentDownload(o: DaemonDownloadOptions): Promise<DaemonDownloadResult> {
   await mkdir(o.workDir, { recursive: true });
   await mkdir(o.outDir, { recursive: true });
   const finishedMarker = join(resolve(o.workDir), 'finished');
