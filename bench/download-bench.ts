@@ -33,8 +33,9 @@ import {
   tesseraEnv,
   type Measured,
 } from './download-clients';
-import { dropCleanPageCache, readTree } from './page-cache';
+import { dropCleanPageCache, readTree, writeBackEverything } from './page-cache';
 import { cpuSecOf, pidByCommandLine, watchProcess } from './proc-status';
+import { median } from './stats';
 
 const MiB = 1 << 20;
 const root = process.cwd();
@@ -150,20 +151,6 @@ async function measureOnce(
   // The download stays until the case is over (see main): deleting thousands of files between
   // runs made the next runs' file creation slower and slower.
   return m;
-}
-
-/**
- * Writes every dirty page to disk before the next download starts. Every client leaves what it
- * wrote in the last seconds to the kernel (Tessera syncs files only once their data is 30 s
- * old); without this its write-back ran during the next client's download and counted in that
- * client's figures.
- */
-function writeBackEverything(): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('sync', [], { stdio: 'ignore' });
-    child.on('error', reject);
-    child.on('exit', () => resolve());
-  });
 }
 
 /**
@@ -387,11 +374,6 @@ async function loopbackThroughput(): Promise<number> {
 // ---- reporting ----
 
 const mbps = (bytes: number, ms: number) => bytes / 1e6 / (ms / 1000);
-const median = (xs: number[]) => {
-  const sorted = [...xs].sort((a, b) => a - b);
-  const mid = sorted.length / 2;
-  return Number.isInteger(mid) ? (sorted[mid - 1]! + sorted[mid]!) / 2 : sorted[Math.floor(mid)]!;
-};
 const pad = (s: string, n: number) => s.padStart(n);
 
 function table(

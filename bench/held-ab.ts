@@ -15,7 +15,6 @@
 // Each contender's first download is compared with the source byte for byte. Prints each run,
 // then per label the median (and range) of wall time, added→100 % time, CPU seconds (whole
 // process, and added→100 %) and peak RSS.
-import { spawn } from 'node:child_process';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import {
@@ -25,7 +24,8 @@ import {
   type Measured,
 } from './download-clients';
 import { compareTrees } from '../test/harness';
-import { dropCleanPageCache, readTree } from './page-cache';
+import { dropCleanPageCache, readTree, writeBackEverything } from './page-cache';
+import { median } from './stats';
 
 interface Contender {
   label: string;
@@ -80,20 +80,6 @@ function parseArgs(argv: string[]) {
   };
 }
 
-function sync(): Promise<void> {
-  return new Promise((resolve, reject) =>
-    spawn('sync', [], { stdio: 'ignore' })
-      .on('error', reject)
-      .on('exit', () => resolve()),
-  );
-}
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length / 2;
-  return Number.isInteger(mid) ? (s[mid - 1]! + s[mid]!) / 2 : s[Math.floor(mid)]!;
-};
-
 function summary(xs: (number | null)[], digits = 2): string {
   const got = xs.filter((x): x is number => x !== null);
   if (got.length === 0) return 'n/a';
@@ -109,7 +95,7 @@ async function main(): Promise<void> {
     for (let i = 0; i < contenders.length; i++) {
       const c = contenders[(i + round) % contenders.length]!;
       await rm(work, { recursive: true, force: true });
-      await sync();
+      await writeBackEverything();
       if (!(await dropCleanPageCache()))
         console.warn('(not root: the page cache is not dropped between runs)');
       await readTree(source);

@@ -1,5 +1,6 @@
 // The page cache between benchmark runs: dropped (root only), then what the next run needs
 // read back in, so that each run starts from the same cache (see bench/swarm/README.md).
+import { spawn } from 'node:child_process';
 import { open, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
@@ -27,4 +28,18 @@ export async function readTree(p: string): Promise<void> {
   } finally {
     await file.close();
   }
+}
+
+/**
+ * Writes every dirty page to disk before the next download starts. Every client leaves what it
+ * wrote in the last seconds to the kernel (Tessera syncs files only once their data is 30 s
+ * old); without this its write-back ran during the next client's download and counted in that
+ * client's figures.
+ */
+export function writeBackEverything(): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('sync', [], { stdio: 'ignore' });
+    child.on('error', reject);
+    child.on('exit', () => resolve());
+  });
 }
