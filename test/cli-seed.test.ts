@@ -98,40 +98,39 @@ describe('real clients download from Tessera', () => {
       expect(done.progress).toBe(1);
       expect(done.downloadedBytes).toBe(0);
 
-      const viaAria = join(work, 'aria2-out');
-      await aria2Download({
-        torrent: swarm.torrentPath,
-        outDir: viaAria,
-        host: allocateHost(),
-        timeoutMs: 60_000,
-      });
-      await compareTrees(
-        join(swarm.sourceDir, swarm.contentName),
-        join(viaAria, swarm.contentName),
-      );
-
-      const viaQbt = join(work, 'qbt-out');
-      await qbittorrentDownload({
-        torrent: swarm.torrentPath,
-        outDir: viaQbt,
-        host: allocateHost(),
-        workDir: join(work, 'qbt'),
-        timeoutMs: 60_000,
-      });
-      await compareTrees(join(swarm.sourceDir, swarm.contentName), join(viaQbt, swarm.contentName));
-
-      const viaRtorrent = join(work, 'rtorrent-out');
-      await rtorrentDownload({
-        torrent: swarm.torrentPath,
-        outDir: viaRtorrent,
-        host: allocateHost(),
-        workDir: join(work, 'rtorrent'),
-        timeoutMs: 60_000,
-      });
-      await compareTrees(
-        join(swarm.sourceDir, swarm.contentName),
-        join(viaRtorrent, swarm.contentName),
-      );
+      const common = { torrent: swarm.torrentPath, timeoutMs: 60_000 };
+      // Each client in turn, each into a folder of its own, each compared byte for byte.
+      const downloaders: [string, (outDir: string) => Promise<unknown>][] = [
+        ['aria2', (outDir) => aria2Download({ ...common, outDir, host: allocateHost() })],
+        [
+          'qbt',
+          (outDir) =>
+            qbittorrentDownload({
+              ...common,
+              outDir,
+              host: allocateHost(),
+              workDir: join(work, 'qbt'),
+            }),
+        ],
+        [
+          'rtorrent',
+          (outDir) =>
+            rtorrentDownload({
+              ...common,
+              outDir,
+              host: allocateHost(),
+              workDir: join(work, 'rtorrent'),
+            }),
+        ],
+      ];
+      for (const [name, download] of downloaders) {
+        const outDir = join(work, `${name}-out`);
+        await download(outDir);
+        await compareTrees(
+          join(swarm.sourceDir, swarm.contentName),
+          join(outDir, swarm.contentName),
+        );
+      }
     } finally {
       expect(await stop(seeder.child)).toBe(0);
       await swarm.stop();
