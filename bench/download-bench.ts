@@ -36,6 +36,7 @@ import {
 import { dropCleanPageCache, readTree, writeBackEverything } from './page-cache';
 import { cpuSecOf, pidByCommandLine, watchProcess } from './proc-status';
 import { median } from './stats';
+import { cpuBoundNote } from './cpu-bound';
 
 const MiB = 1 << 20;
 const root = process.cwd();
@@ -379,7 +380,7 @@ const pad = (s: string, n: number) => s.padStart(n);
 function table(
   c: Case,
   results: Measured[],
-  ceilingBytesPerSec: number,
+  ceilings: { sha1: number; lowest: number },
 ): {
   ratios: Record<string, number>;
   tessera: number | null;
@@ -435,7 +436,7 @@ function table(
         .map(([k, v]) => `${v.toFixed(2)}× ${k}`)
         .join(
           ', ',
-        )}; ${((100 * tessera * 1e6) / ceilingBytesPerSec).toFixed(0)} % of the machine's ceiling (${(ceilingBytesPerSec / 1e6).toFixed(0)} MB/s, the lowest of the three)`,
+        )}; ${((100 * tessera * 1e6) / ceilings.lowest).toFixed(0)} % of the machine's ceiling (${(ceilings.lowest / 1e6).toFixed(0)} MB/s, the lowest of the three)`,
     );
   }
   const transferOf = (client: string) => {
@@ -488,9 +489,19 @@ function table(
     .filter((r) => typeof r.seedersCpuSec === 'number' && r.seedersCpuSec > 0)
     .map((r) => r.seedersCpuSec! / c.bytes);
   if (seederCpuPerByte.length > 0) {
-    const perByte = median(seederCpuPerByte);
+    const tesseraCpu = (byClient.get('tessera') ?? [])
+      .map((r) => r.cpuSec)
+      .filter((x): x is number => x !== null);
     console.log(
-      `The seeders used ${(perByte * 2 ** 30).toFixed(2)} CPU s per GiB they served: on ${os.cpus().length} cores a downloader using no CPU at all could reach at most ${(os.cpus().length / perByte / 1e6).toFixed(0)} MB/s in this swarm.`,
+      cpuBoundNote({
+        cores: os.cpus().length,
+        seederCpuPerGiB: median(seederCpuPerByte) * 2 ** 30,
+        tessera:
+          tessera !== null && tesseraCpu.length > 0
+            ? { cpuPerGiB: median(tesseraCpu) / (c.bytes / 2 ** 30), bytesPerSec: tessera * 1e6 }
+            : null,
+        ceilings,
+      }),
     );
   }
   return { ratios, tessera, paired };
@@ -621,11 +632,10 @@ async function main(): Promise<number> {
           if (args.clients.some((client) => entry.startsWith(`${client}-`)))
             await rm(path.join(work, entry), { recursive: true, force: true });
       }
-      const { ratios, paired } = table(
-        c,
-        results,
-        Math.min(ceilings.sha1, ceilings.write, ceilings.loopback),
-      );
+      const { ratios, paired } = table(c, results, {
+        sha1: ceilings.sha1,
+        lowest: Math.min(ceilings.sha1, ceilings.write, ceilings.loopback),
+      });
       (report.cases as Record<string, unknown>)[c.name] = {
         bytes: c.bytes,
         results,
