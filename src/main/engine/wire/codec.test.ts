@@ -170,6 +170,33 @@ describe('wire codec (BEP 3)', () => {
     expect(decodeTransient(everyByte)).toEqual(expected);
   });
 
+  it('completes blocks split across reads in two buffers used in turn, not in new memory each time', () => {
+    const blocks = [1, 2, 3, 4].map((n) => new Uint8Array(16384).fill(n));
+    const bytes = Buffer.concat(
+      blocks.map((block, index) => encodeMessage({ type: 'piece', index, begin: 0, block })),
+    );
+    // Reads of 10,000 bytes end inside every block: each one is split across reads.
+    const shared = Buffer.alloc(10_000);
+    const d = new WireDecoder({ expectHandshake: false });
+    const memory: ArrayBufferLike[] = [];
+    for (let from = 0; from < bytes.length; from += shared.length) {
+      const n = bytes.copy(shared, 0, from, from + shared.length);
+      d.push(shared.subarray(0, n), true);
+      for (const item of d.takeAll()) {
+        if (item.kind !== 'message' || item.message.type !== 'piece')
+          throw new Error('not a block');
+        expect(item.message.block).toEqual(blocks[item.message.index]);
+        memory.push(item.message.block.buffer);
+      }
+      shared.fill(0xee);
+    }
+    expect(memory).toHaveLength(4);
+    expect(memory[0]).toBe(memory[2]);
+    expect(memory[1]).toBe(memory[3]);
+    expect(memory[0]).not.toBe(memory[1]);
+    expect(memory).not.toContain(shared.buffer);
+  });
+
   it('throws on a 2^31, 0x7FFFFFFF or 0xFFFFFFFF length prefix from the 4 bytes alone (PW-04, AD-27, PF-10)', () => {
     for (const prefix of [
       [0x80, 0, 0, 0],

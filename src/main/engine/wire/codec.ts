@@ -154,6 +154,18 @@ export class WireDecoder {
   /** Where `takeFrame` left the frame it took: `frame[frameAt ..]`. */
   private frame: Buffer = EMPTY;
   private frameAt = 0;
+  /**
+   * A frame's first bytes, left at the end of a transient push, copied to the start of a buffer
+   * big enough for the whole frame (see keepLeftover): chunks[0] is then a view of its start,
+   * and takeFrame fills in the rest there rather than copying the frame a second time.
+   */
+  private assembly: Buffer | null = null;
+  /**
+   * Two assembly buffers for blocks, used in turn: the one used last may hold the block that
+   * the caller has not taken yet. Made at the first block split across reads.
+   */
+  private spares: [Buffer, Buffer] | null = null;
+  private spareTurn = 0;
 
   constructor(opts: { maxMessageBytes?: number; expectHandshake?: boolean } = {}) {
     this.maxMessageBytes = opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
@@ -183,14 +195,48 @@ export class WireDecoder {
       if (transient) {
         // Whatever is left of the chunk lives on in a copy; earlier chunks are already owned.
         const last = this.chunks.length - 1;
-        if (last >= 0 && this.chunks[last]!.buffer === chunk.buffer) {
-          const from = last === 0 ? this.head : 0;
-          this.chunks[last] = Buffer.from(this.chunks[last]!.subarray(from));
-          if (last === 0) this.head = 0;
-        }
+        if (last === 0 && this.chunks[0]!.buffer === chunk.buffer) this.keepLeftover();
+        else if (last > 0 && this.chunks[last]!.buffer === chunk.buffer)
+          this.chunks[last] = Buffer.from(this.chunks[last]!);
         this.transientMemory = null;
       }
     }
+  }
+
+  /**
+   * Copies the start of the next frame, all that is left of a transient chunk, out of it. For a
+   * piece message no bigger than a 16 KiB block's, the copy goes to the start of a spare buffer
+   * that the rest of the frame is then written behind (see takeFrame): at 16 KiB blocks and
+   * 64-128 KiB reads, most reads end inside a block, and each such block cost two allocations
+   * and two copies more than the one copy into its piece. Anything else is copied as it is:
+   * small messages cost little, and a big one is buffered only as far as it arrived, not as far
+   * as its length prefix promises.
+   */
+  private keepLeftover(): void {
+    const left = this.chunks[0]!.subarray(this.head);
+    this.head = 0;
+    const isBlock = !this.expectHandshake && left.length > 4 && left[4] === MessageId.piece;
+    const frameBytes = isBlock ? 4 + left.readUInt32BE(0) : 0;
+    if (!isBlock || frameBytes > BLOCK_FRAME_BYTES) {
+      this.chunks[0] = Buffer.from(left);
+      return;
+    }
+    // Their own memory (not Node's shared pool), which isSpare tells apart.
+    this.spares ??= [
+      Buffer.allocUnsafeSlow(BLOCK_FRAME_BYTES),
+      Buffer.allocUnsafeSlow(BLOCK_FRAME_BYTES),
+    ];
+    this.spareTurn ^= 1;
+    const spare = this.spares[this.spareTurn]!;
+    left.copy(spare);
+    this.assembly = spare;
+    this.chunks[0] = spare.subarray(0, left.length);
+  }
+
+  private isSpare(memory: ArrayBufferLike): boolean {
+    return (
+      this.spares !== null && (memory === this.spares[0].buffer || memory === this.spares[1].buffer)
+    );
   }
 
   next(): WireItem | undefined {
@@ -240,7 +286,11 @@ export class WireDecoder {
       let at = this.frameAt + 4;
       // A block is copied by whoever takes it; everything else is kept as is, so it is copied
       // here when the memory under it is about to be reused.
-      if (length > 0 && frame[at] !== MessageId.piece && frame.buffer === this.transientMemory) {
+      if (
+        length > 0 &&
+        frame[at] !== MessageId.piece &&
+        (frame.buffer === this.transientMemory || this.isSpare(frame.buffer))
+      ) {
         frame = Buffer.from(frame.subarray(at, at + length));
         at = 0;
       }
@@ -289,9 +339,13 @@ export class WireDecoder {
       return;
     }
     // Straddles chunks: the one copy. Whole chunks are dropped with a single splice, so a
-    // message that arrived in many tiny chunks costs linear, not quadratic, time.
-    const out = Buffer.allocUnsafe(n);
-    first.copy(out, 0, this.head);
+    // message that arrived in many tiny chunks costs linear, not quadratic, time. A frame whose
+    // start keepLeftover put in an assembly buffer is completed in place.
+    const assembly = this.assembly;
+    this.assembly = null;
+    const inPlace = assembly !== null && first.buffer === assembly.buffer && this.head === 0;
+    const out = inPlace ? assembly.subarray(0, n) : Buffer.allocUnsafe(n);
+    if (!inPlace) first.copy(out, 0, this.head);
     let filled = left;
     let used = 1;
     this.head = 0;
@@ -315,6 +369,8 @@ export class WireDecoder {
 }
 
 const EMPTY = Buffer.alloc(0);
+/** A piece message carrying a 16 KiB block, length prefix included: what assembly spares hold. */
+const BLOCK_FRAME_BYTES = 4 + 9 + 16 * 1024;
 
 function expectSize(size: number, n: number, name: string): void {
   if (size !== n)
