@@ -536,6 +536,52 @@ describe('FileStorage', () => {
     await storage.close();
   });
 
+  it('makes each folder once however many files in it open at once, and tries again after a failed mkdir', async () => {
+    const files = Array.from({ length: 200 }, (_, i) => ({
+      path: [`d${i % 4}`, `f${i}`],
+      length: 4,
+      offset: i * 4,
+      padding: false,
+    }));
+    const layout: StorageLayout = {
+      name: 'folders',
+      isMultiFile: true,
+      pieceLength: 4,
+      totalLength: 800,
+      files,
+    };
+    const sub = path.join(dir, 'folders');
+    const made: string[] = [];
+    let failNext = true;
+    const storage = await FileStorage.open(layout, sub, {
+      makeDir: async (folder) => {
+        made.push(path.relative(sub, folder));
+        if (folder.endsWith('d0') && failNext) {
+          failNext = false;
+          throw Object.assign(new Error('EIO: i/o error, mkdir'), { code: 'EIO' });
+        }
+        await mkdir(folder, { recursive: true });
+      },
+    });
+    const writes = await Promise.allSettled(
+      files.map((_, i) => storage.writePiece(i, Buffer.from([i, i, i, i]))),
+    );
+    // Every write waiting on d0's failed mkdir fails with it; the others are written.
+    const failed = writes.flatMap((w, i) => (w.status === 'rejected' ? [i] : []));
+    expect(failed).toEqual(files.flatMap((_, i) => (i % 4 === 0 ? [i] : [])));
+    expect(made.sort()).toEqual(['folders/d0', 'folders/d1', 'folders/d2', 'folders/d3']);
+    // The failure is not remembered: the next write makes d0.
+    await storage.writePiece(0, Buffer.from([9, 9, 9, 9]));
+    expect(made.filter((d) => d === 'folders/d0')).toHaveLength(2);
+    expect(await readFile(path.join(sub, 'folders', 'd0', 'f0'))).toEqual(
+      Buffer.from([9, 9, 9, 9]),
+    );
+    expect(await readFile(path.join(sub, 'folders', 'd3', 'f199'))).toEqual(
+      Buffer.from([199, 199, 199, 199]),
+    );
+    await storage.close();
+  });
+
   it('reports a disk problem as a StorageError naming the file', async () => {
     const layout: StorageLayout = {
       name: 'x',

@@ -74,6 +74,8 @@ export interface FileStorageOptions {
   maxOpenFiles?: number;
   /** Opens files (a seam for tests that run out of descriptors); FileDescriptor.open by default. */
   open?: OpenFileFn;
+  /** Makes a folder and its parents (a seam for tests that count them); mkdir -p by default. */
+  makeDir?: (dir: string) => Promise<unknown>;
   /**
    * Treat every file as written but not yet synced, so the first flush() syncs them all: the
    * files were written by an earlier storage that could not sync them (a disk thread that
@@ -93,14 +95,18 @@ export class FileStorage implements PieceStorage {
   /** Handles kept open; lowered for good when the process runs out of descriptors (EMFILE). */
   private maxOpenFiles: number;
   private readonly open: OpenFileFn;
+  private readonly mkdirP: (dir: string) => Promise<unknown>;
   private readonly opening = new Map<number, Promise<OpenFile>>();
   private readonly paths: string[];
   /** The folder holding a multi-file torrent; null for a single file. */
   private readonly root: string | null;
   /** Turned off for good by the first O_DIRECT open or write the filesystem refuses. */
   private directIo: boolean;
-  /** Folders this storage has made (or found): no mkdir before each file open. */
-  private readonly madeDirs = new Set<string>();
+  /**
+   * Folders this storage has made (or found), or is making: no mkdir before each file open, and
+   * one for all the opens that wait on the same folder.
+   */
+  private readonly madeDirs = new Map<string, Promise<void>>();
   /** Files written through a handle that has since been closed: flush() syncs them. */
   private readonly unsynced = new Set<number>();
   /** Handles being closed (see retire): waited for when the process is out of descriptors. */
@@ -131,6 +137,7 @@ export class FileStorage implements PieceStorage {
     this.directIo = (opts.directIo ?? true) && O_DIRECT !== undefined;
     this.maxOpenFiles = opts.maxOpenFiles ?? openFileBudget();
     this.open = opts.open ?? FileDescriptor.open;
+    this.mkdirP = opts.makeDir ?? ((dir) => mkdir(dir, { recursive: true }));
     const dir = path.resolve(downloadDir);
     this.root = layout.isMultiFile ? resolveInside(dir, [layout.name]) : null;
     this.paths = layout.files.map((f) =>
@@ -516,7 +523,7 @@ export class FileStorage implements PieceStorage {
       if (f.length !== 0 || f.padding) continue;
       const file = this.paths[i]!;
       try {
-        await mkdir(path.dirname(file), { recursive: true });
+        await this.makeDir(path.dirname(file));
         await (await this.open(file, WRITE_FLAGS, 0o644)).close();
       } catch (err) {
         throw describeFsError(err, 'writing', file);
@@ -613,19 +620,32 @@ export class FileStorage implements PieceStorage {
    */
   private async openCreating(file: string): Promise<FileDescriptor> {
     const dir = path.dirname(file);
-    if (!this.madeDirs.has(dir)) {
-      await mkdir(dir, { recursive: true });
-      this.madeDirs.add(dir);
-    }
+    await this.makeDir(dir);
     try {
       return await this.open(file, WRITE_FLAGS, 0o644);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
       this.madeDirs.delete(dir);
-      await mkdir(dir, { recursive: true });
-      this.madeDirs.add(dir);
+      await this.makeDir(dir);
       return await this.open(file, WRITE_FLAGS, 0o644);
     }
+  }
+
+  /**
+   * Makes the folder once, however many opens wait for it: with 2,000 small files in 20
+   * folders, the files opened before a folder's first mkdir had returned made it again, about
+   * 500 mkdir calls in all. A mkdir that fails is not remembered.
+   */
+  private makeDir(dir: string): Promise<void> {
+    let making = this.madeDirs.get(dir);
+    if (!making) {
+      making = this.mkdirP(dir).then(() => undefined);
+      this.madeDirs.set(dir, making);
+      making.catch(() => {
+        if (this.madeDirs.get(dir) === making) this.madeDirs.delete(dir);
+      });
+    }
+    return making;
   }
 
   /** Closes least recently used handles beyond the limit, never one in use. */
