@@ -247,6 +247,16 @@ describe('fields', () => {
     expect(() => getInt(d, 'b')).toThrow(new FieldError('b', "'b' is a string, not an integer"));
     expect(() => getInt(d, 'zz')).toThrow("'zz' is missing");
   });
+
+  it('finds a key given as text by its UTF-8 bytes, ASCII or not', () => {
+    const dict = dec('d6:lengthi2e10:path.utf-8i3e5:\xc3\xa9t\xc3\xa9i1ee') as Map<string, BValue>;
+    expect(dictGet(dict, 'été')).toBe(1);
+    expect(dictGet(dict, 'length')).toBe(2);
+    expect(dictGet(dict, 'path.utf-8')).toBe(3);
+    // The latin1 spelling of the bytes is not the text key.
+    expect(dictGet(dict, '\xc3\xa9t\xc3\xa9')).toBeUndefined();
+    expect(dictGet(dict, 'ete')).toBeUndefined();
+  });
 });
 
 // Values fast-check can build that our encoder accepts.
