@@ -221,7 +221,7 @@ export class WireDecoder {
       this.chunks[0] = Buffer.from(left);
       return;
     }
-    // Their own memory (not Node's shared pool), which isSpare tells apart.
+    // Their own memory, not slices of Node's shared pool.
     this.spares ??= [
       Buffer.allocUnsafeSlow(BLOCK_FRAME_BYTES),
       Buffer.allocUnsafeSlow(BLOCK_FRAME_BYTES),
@@ -231,12 +231,6 @@ export class WireDecoder {
     left.copy(spare);
     this.assembly = spare;
     this.chunks[0] = spare.subarray(0, left.length);
-  }
-
-  private isSpare(memory: ArrayBufferLike): boolean {
-    return (
-      this.spares !== null && (memory === this.spares[0].buffer || memory === this.spares[1].buffer)
-    );
   }
 
   next(): WireItem | undefined {
@@ -286,11 +280,8 @@ export class WireDecoder {
       let at = this.frameAt + 4;
       // A block is copied by whoever takes it; everything else is kept as is, so it is copied
       // here when the memory under it is about to be reused.
-      if (
-        length > 0 &&
-        frame[at] !== MessageId.piece &&
-        (frame.buffer === this.transientMemory || this.isSpare(frame.buffer))
-      ) {
+      // (A spare assembly buffer only ever holds a piece message: see keepLeftover.)
+      if (length > 0 && frame[at] !== MessageId.piece && frame.buffer === this.transientMemory) {
         frame = Buffer.from(frame.subarray(at, at + length));
         at = 0;
       }
